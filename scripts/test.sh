@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The second README command: install what the tests need (Debian packages included) and run
+# them. Unit tests use a fake encoder; tests marked `integration` load the real packaged models,
+# `browser` drives Debian's headless Chromium, `realdata` reads ../shared/data when present.
+# Extra arguments go to pytest (e.g. -m "not integration" for a quick run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "chromium is missing and this is not root: browser tests will be skipped" >&2
+    fi
+fi
+bash scripts/setup.sh "onnx,test"
+.venv/bin/ruff check src tests bench
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec .venv/bin/python -m pytest -m "not slow" "$@"

@@ -1,0 +1,50 @@
+"""The ``podsearch`` command line: thin commands over podsearch.Podsearch."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from podsearch.cli import catalog as _catalog
+from podsearch.cli import index as _index
+from podsearch.cli import search as _search
+from podsearch.cli import serve as _serve
+from podsearch.errors import PodsearchError
+
+app = typer.Typer(
+    name="podsearch",
+    help="Natural-language, multilingual search for podcast catalogs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+for module in (_catalog, _index, _search, _serve):
+    module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: domain errors become one readable line and an exit code."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, standalone_mode=False)
+    except PodsearchError as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg="yellow", err=True)
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as e:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise

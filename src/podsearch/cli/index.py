@@ -1,0 +1,36 @@
+"""podsearch index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from podsearch.cli.common import IndexOpt, ModelOpt, console, progress_bar
+from podsearch.engine import Podsearch
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("index")
+    def index_cmd(
+        index: Path = IndexOpt,
+        model: str = ModelOpt,
+        rebuild: bool = typer.Option(False, "--rebuild", help="Re-encode every episode."),
+        batch_size: int = typer.Option(32, "--batch-size", min=1, max=1024),
+        as_json: bool = typer.Option(False, "--json"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    ) -> None:
+        """Encode new and changed episodes and update the vector and keyword indexes."""
+        with Podsearch(index, model=model) as ps:
+            with progress_bar("encoding episodes", enabled=not quiet and not as_json) as bar:
+                report = ps.build_index(rebuild=rebuild, batch_size=batch_size, progress=bar)
+        if as_json:
+            typer.echo(json.dumps(report.to_dict()))
+            return
+        console.print(
+            f"indexed {report.encoded} new or changed episodes "
+            f"({report.episodes_per_second:.1f}/s), removed {report.deleted}; "
+            f"{report.total_indexed} in the index, model {report.model}"
+            + (" (full rebuild)" if report.rebuilt else "")
+        )

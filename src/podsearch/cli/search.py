@@ -1,0 +1,112 @@
+"""podsearch search (one query, or a JSONL file of queries in one process)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from podsearch.cli.common import IndexOpt, ModelOpt, console, make_filters
+from podsearch.engine import Podsearch
+from podsearch.errors import PodsearchError, QueryError
+from podsearch.models import SearchResult
+
+
+def print_result(res: SearchResult) -> None:
+    t = Table(
+        title=f"{res.mode} search: {res.query!r}",
+        caption=" ".join(f"{k}={v:.1f}" for k, v in res.timings_ms.items()),
+        show_lines=True,
+    )
+    t.add_column("#", justify="right")
+    t.add_column("score", justify="right")
+    t.add_column("episode")
+    t.add_column("show")
+    t.add_column("lang")
+    t.add_column("date")
+    for h in res.hits:
+        t.add_row(
+            str(h.rank),
+            f"{h.score:.3f}",
+            f"[bold]{h.title}[/]\n[dim]{h.snippet}[/]\n[dim]id {h.episode_id}[/]",
+            h.show_title,
+            h.language,
+            h.pub_date.date().isoformat() if h.pub_date else "",
+        )
+    console.print(t)
+    if not res.hits:
+        console.print("no results")
+
+
+def _batch(ps: Podsearch, path: Path, **kw: object) -> None:
+    lines = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    batch: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        try:
+            results = ps.search_batch([q for _, q in batch], **kw)  # type: ignore[arg-type]
+            for (qid, _), res in zip(batch, results):
+                typer.echo(json.dumps({"id": qid, **res.to_dict()}, ensure_ascii=False))
+        except QueryError:  # one bad query: answer each one on its own
+            for qid, q in batch:
+                try:
+                    res = ps.search_batch([q], **kw)[0]  # type: ignore[arg-type]
+                    typer.echo(json.dumps({"id": qid, **res.to_dict()}, ensure_ascii=False))
+                except PodsearchError as e:
+                    typer.echo(json.dumps({"id": qid, "error": str(e), "hits": []}))
+        batch.clear()
+
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            qid, q = str(obj.get("id", n)), obj["query"]
+        except (ValueError, KeyError, AttributeError):
+            typer.echo(json.dumps({"id": str(n), "error": f"line {n}: expected "
+                                   '{"id": ..., "query": ...}', "hits": []}))
+            continue
+        batch.append((qid, q))
+        if len(batch) >= 64:
+            flush()
+    flush()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def search(
+        query: str = typer.Argument(None, help="What to find, in any language."),
+        index: Path = IndexOpt,
+        k: int = typer.Option(10, "--k", "-k", help="Results per page (1-100)."),
+        offset: int = typer.Option(0, "--offset", help="Skip this many results (paging)."),
+        mode: str = typer.Option("hybrid", "--mode", help="dense, keyword or hybrid."),
+        lang: list[str] = typer.Option(None, "--lang", help="Only these languages (repeatable)."),
+        show: list[str] = typer.Option(None, "--show", help="Only these show ids (repeatable)."),
+        category: list[str] = typer.Option(None, "--category", help="Only these categories."),
+        date_from: str = typer.Option(None, "--from", help="Published on or after YYYY-MM-DD."),
+        date_to: str = typer.Option(None, "--to", help="Published on or before YYYY-MM-DD."),
+        queries: Path = typer.Option(
+            None, "--queries", help='JSONL file of {"id", "query"} lines (- for stdin).'
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        model: str = ModelOpt,
+    ) -> None:
+        """Search the index in natural language (dense, keyword or hybrid)."""
+        filters = make_filters(lang, show, category, date_from, date_to)
+        kw = {"k": k, "offset": offset, "mode": mode, "filters": filters}
+        with Podsearch(index, model=model) as ps:
+            if queries is not None:
+                _batch(ps, queries, **kw)
+                return
+            if query is None:
+                raise QueryError("give a query, or --queries FILE for a batch")
+            res = ps.search(query, **kw)  # type: ignore[arg-type]
+        if as_json:
+            typer.echo(json.dumps(res.to_dict(), ensure_ascii=False))
+        else:
+            print_result(res)

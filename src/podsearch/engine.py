@@ -1,0 +1,345 @@
+"""The Python API: one object per index directory, used by the CLI, the HTTP API and users.
+
+Layout of an index directory::
+
+    catalog.sqlite   shows, episodes, what is indexed, which model built the vectors
+    vectors/         the vector index (CURRENT -> gen-NNNNNN/, swapped atomically)
+    keyword/         the tantivy keyword index (atomic commits)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podsearch.encode.base import Encoder
+from podsearch.errors import IndexStateError, NotFoundError
+from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
+from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchResult
+from podsearch.search.searcher import FusionSettings, Searcher
+from podsearch.store import CatalogStore
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexReport:
+    """What one ``build_index`` run did."""
+
+    encoded: int
+    deleted: int
+    total_indexed: int
+    model: str
+    rebuilt: bool
+    encode_seconds: float
+    seconds: float
+
+    @property
+    def episodes_per_second(self) -> float:
+        return self.encoded / self.encode_seconds if self.encode_seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "encoded": self.encoded,
+            "deleted": self.deleted,
+            "total_indexed": self.total_indexed,
+            "model": self.model,
+            "rebuilt": self.rebuilt,
+            "encode_seconds": round(self.encode_seconds, 3),
+            "seconds": round(self.seconds, 3),
+            "episodes_per_second": round(self.episodes_per_second, 2),
+        }
+
+
+class Podsearch:
+    """A searchable podcast catalog stored in ``index_dir``.
+
+    ``model`` is an alias (``me5-small``, ``minilm``), a Hugging Face name or a local path;
+    ``None`` means the model the index was built with, else the default (``me5-small``).
+    Pass ``encoder`` to use an Encoder object directly (tests use the fake one).
+    """
+
+    def __init__(
+        self,
+        index_dir: str | Path,
+        *,
+        model: str | None = None,
+        encoder: Encoder | None = None,
+        fusion: FusionSettings | None = None,
+        commit_every: int = 2048,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.store = CatalogStore(self.index_dir / "catalog.sqlite")
+        self._encoder = encoder
+        self._model_arg = model
+        self._vectors: VectorIndex | None = None
+        self._keywords: KeywordIndex | None = None
+        self._lock = threading.RLock()
+        self._commit_every = commit_every
+        self.searcher = Searcher(
+            encoder=self.encoder,
+            vectors=self._vector_index_for_search,
+            keywords=self.keyword_index,
+            lookup=self.store.get_many,
+            fusion=fusion,
+        )
+
+    # -- components (lazy: loading a model takes seconds) ---------------------------------
+    @property
+    def model_name(self) -> str:
+        """The model this handle encodes with."""
+        if self._encoder is not None:
+            return self._encoder.name
+        if self._model_arg:
+            return self._model_arg
+        from podsearch.encode import DEFAULT_MODEL
+
+        return self.store.get_meta("model") or DEFAULT_MODEL
+
+    @property
+    def indexed_model(self) -> str | None:
+        """The model the stored vectors were built with (None before the first build)."""
+        return self.store.get_meta("model")
+
+    def encoder(self) -> Encoder:
+        with self._lock:
+            if self._encoder is None:
+                from podsearch.encode import load_encoder
+
+                self._encoder = load_encoder(self.model_name)
+            return self._encoder
+
+    def vector_index(self, dim: int | None = None) -> VectorIndex:
+        with self._lock:
+            if self._vectors is None:
+                from podsearch.index.faiss_index import FaissVectorIndex
+
+                d = dim or int(self.store.get_meta("dim") or 0) or self.encoder().dim
+                self._vectors = FaissVectorIndex(self.index_dir / "vectors", d)
+            return self._vectors
+
+    def _vector_index_for_search(self) -> VectorIndex:
+        built = self.indexed_model
+        if built is None:
+            raise IndexStateError(
+                f"the index at {self.index_dir} has no vectors yet: run "
+                f"podsearch index --index {self.index_dir}"
+            )
+        if built != self.model_name:
+            raise IndexStateError(
+                f"the index was built with model {built!r} but this search uses "
+                f"{self.model_name!r}: search with --model {built} or rebuild with "
+                f"podsearch index --model {self.model_name}"
+            )
+        return self.vector_index()
+
+    def keyword_index(self) -> KeywordIndex:
+        with self._lock:
+            if self._keywords is None:
+                from podsearch.index.tantivy_index import TantivyKeywordIndex
+
+                self._keywords = TantivyKeywordIndex(self.index_dir / "keyword")
+            return self._keywords
+
+    # -- catalog ------------------------------------------------------------------------
+    def ingest(
+        self,
+        source: str | Path,
+        *,
+        fmt: str | None = None,
+        mapping: Mapping[str, str] | None = None,
+        id_prefix: str = "",
+        language: str | None = None,
+    ) -> IngestReport:
+        """Read a catalog (Listen Notes folder, feed file/URL/folder, JSONL, Parquet, CSV/TSV)
+        into the store. New and changed episodes are indexed by the next ``build_index``."""
+        from podsearch.catalog import read_catalog
+
+        data = read_catalog(
+            source, fmt=fmt, mapping=mapping, id_prefix=id_prefix, language=language
+        )
+        with self._lock:
+            report = self.store.ingest(data)
+        if not report.balanced:  # a bug, never an input problem: fail loudly
+            raise RuntimeError(f"ingest counts do not add up: {report.to_dict()}")
+        return report
+
+    def episode(self, episode_id: str) -> Episode:
+        ep = self.store.get(episode_id)
+        if ep is None:
+            raise NotFoundError(f"no episode with id {episode_id!r} in {self.index_dir}")
+        return ep
+
+    def delete(self, episode_ids: Sequence[str]) -> int:
+        """Delete episodes from the store and both indexes; returns how many existed."""
+        with self._lock:
+            found = self.store.delete(list(episode_ids))
+            self._apply_tombstones()
+        return len(found)
+
+    def _apply_tombstones(self) -> int:
+        dead = self.store.tombstones()
+        if not dead:
+            return 0
+        if self.indexed_model is not None:
+            vi = self.vector_index()
+            vi.delete(dead)
+            vi.commit()
+        kw = self.keyword_index()
+        kw.delete(dead)
+        kw.commit()
+        self.store.clear_tombstones(dead)
+        return len(dead)
+
+    # -- indexing -----------------------------------------------------------------------
+    def build_index(
+        self,
+        *,
+        rebuild: bool = False,
+        batch_size: int = 32,
+        progress: ProgressFn | None = None,
+    ) -> IndexReport:
+        """Encode new and changed episodes and add them to both indexes.
+
+        Work is committed in chunks, so an interrupted build resumes where it stopped. A
+        different model than the one the vectors were built with triggers a full re-encode.
+        """
+        t_start = time.perf_counter()
+        with self._lock:
+            enc = self.encoder()
+            built = self.indexed_model
+            rebuilt = rebuild or (built is not None and built != enc.name)
+            if rebuilt:
+                self._reset_vectors()
+            deleted = self._apply_tombstones()
+            todo = self.store.dirty()
+            vi = self.vector_index(enc.dim)
+            kw = self.keyword_index()
+            self.store.set_meta("model", enc.name)
+            self.store.set_meta("dim", str(enc.dim))
+            encode_s = 0.0
+            done = 0
+            if progress:
+                progress(0, len(todo))
+            for start in range(0, len(todo), self._commit_every):
+                chunk = todo[start : start + self._commit_every]
+                eps = [ep for ep, _ in chunk]
+                t0 = time.perf_counter()
+                vecs = _encode_in_batches(
+                    enc, [ep.text for ep in eps], batch_size, progress, done, len(todo)
+                )
+                encode_s += time.perf_counter() - t0
+                ids = [ep.episode_id for ep in eps]
+                payloads = [DocPayload.of(ep) for ep in eps]
+                vi.upsert(ids, vecs, payloads)
+                kw.upsert(
+                    [KeywordDoc(ep.episode_id, ep.title, ep.text, p) for ep, p in zip(eps, payloads)]
+                )
+                vi.commit()
+                kw.commit()
+                self.store.mark_indexed([(ep.episode_id, h) for ep, h in chunk])
+                done += len(chunk)
+            self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
+            return IndexReport(
+                encoded=done,
+                deleted=deleted,
+                total_indexed=len(vi),
+                model=enc.name,
+                rebuilt=rebuilt,
+                encode_seconds=encode_s,
+                seconds=time.perf_counter() - t_start,
+            )
+
+    def _reset_vectors(self) -> None:
+        import shutil
+
+        if self._vectors is not None:
+            self._vectors.close()
+            self._vectors = None
+        shutil.rmtree(self.index_dir / "vectors", ignore_errors=True)
+        self.store.mark_all_unindexed()
+        self.store.set_meta("dim", "0")
+
+    # -- search -------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        offset: int = 0,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+    ) -> SearchResult:
+        """Search in natural language (any language). Raises QueryError for bad input."""
+        return self.searcher.search_batch([query], k=k, offset=offset, mode=mode, filters=filters)[
+            0
+        ]
+
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int = 10,
+        offset: int = 0,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+    ) -> list[SearchResult]:
+        """Search many queries at once (query encoding is batched)."""
+        return self.searcher.search_batch(queries, k=k, offset=offset, mode=mode, filters=filters)
+
+    # -- info ---------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        return {
+            "index_dir": str(self.index_dir),
+            "episodes": self.store.count(),
+            "shows": self.store.count_shows(),
+            "indexed": self.store.count_indexed(),
+            "model": self.indexed_model,
+            "dim": int(self.store.get_meta("dim") or 0),
+            "languages": self.store.facet_counts("language"),
+            "categories": self.store.facet_counts("categories"),
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._vectors is not None:
+                self._vectors.close()
+            if self._keywords is not None:
+                self._keywords.close()
+            self.store.close()
+
+    def __enter__(self) -> Podsearch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _encode_in_batches(
+    enc: Encoder,
+    texts: list[str],
+    batch_size: int,
+    progress: ProgressFn | None,
+    done: int,
+    total: int,
+):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    if not texts:
+        return np.zeros((0, enc.dim), dtype=np.float32)
+    step = max(batch_size * 8, 256)
+    parts = []
+    for s in range(0, len(texts), step):
+        part = texts[s : s + step]
+        parts.append(enc.encode_documents(part, batch_size=batch_size))
+        if progress:
+            progress(done + s + len(part), total)
+    return np.concatenate(parts)

@@ -1,0 +1,195 @@
+"""Dense, keyword and hybrid search over the index Protocols."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from podsearch.encode.base import Encoder
+from podsearch.errors import QueryError
+from podsearch.index.base import KeywordIndex, VectorIndex
+from podsearch.models import SEARCH_MODES, Episode, Filters, Hit, SearchResult
+from podsearch.search.fusion import RRF_K, reciprocal_rank_fusion
+from podsearch.search.snippet import make_snippet
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+MAX_OFFSET = 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060\ufeff]")
+
+
+def clean_query(query: object) -> str:
+    """Validate and normalise a user query, or raise QueryError saying what is wrong."""
+    if not isinstance(query, str):
+        raise QueryError(f"the query must be text, got {type(query).__name__}")
+    q = " ".join(_CONTROL.sub(" ", query).split())
+    if not q:
+        raise QueryError("the query is empty: type a few words describing what to find")
+    if len(q) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"the query is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}: "
+            "shorten it to the words that matter"
+        )
+    return q
+
+
+def check_page(k: int, offset: int, mode: str) -> None:
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be between 1 and {MAX_K}, got {k!r}")
+    if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, got {offset!r}")
+    if mode not in SEARCH_MODES:
+        raise QueryError(f"unknown mode {mode!r}; use one of: {', '.join(SEARCH_MODES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class FusionSettings:
+    """Hybrid fusion: weighted reciprocal rank fusion.
+
+    ``keyword_weight`` < 1 lets BM25 promote a document the dense retriever also found, or add
+    an exact-word match, without letting keyword noise (common with paraphrased or
+    cross-lingual queries) push the dense retriever's best results down.
+    """
+
+    k: int = RRF_K
+    dense_weight: float = 1.0
+    keyword_weight: float = 0.5
+    depth: int = 100  # candidates taken from each retriever before fusing
+
+
+class QueryVectorCache:
+    """A small thread-safe LRU cache of query vectors (encoding dominates query latency)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._d: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get_many(
+        self, queries: Sequence[str], encode: Callable[[list[str]], np.ndarray]
+    ) -> np.ndarray:
+        with self._lock:
+            missing = [q for q in dict.fromkeys(queries) if q not in self._d]
+            self.hits += len(queries) - len(missing)
+            self.misses += len(missing)
+        if missing:
+            vecs = encode(missing)
+            with self._lock:
+                for q, v in zip(missing, vecs):
+                    self._d[q] = v
+                    self._d.move_to_end(q)
+                while len(self._d) > self.size:
+                    self._d.popitem(last=False)
+                found = {q: self._d.get(q) for q in queries}
+            local = dict(zip(missing, vecs))
+            return np.stack([found[q] if found[q] is not None else local[q] for q in queries])
+        with self._lock:
+            for q in queries:
+                self._d.move_to_end(q)
+            return np.stack([self._d[q] for q in queries])
+
+
+class Searcher:
+    """Runs a query through the retrievers, fuses, pages and hydrates hits."""
+
+    def __init__(
+        self,
+        *,
+        encoder: Callable[[], Encoder],
+        vectors: Callable[[], VectorIndex],
+        keywords: Callable[[], KeywordIndex],
+        lookup: Callable[[Sequence[str]], dict[str, Episode]],
+        fusion: FusionSettings | None = None,
+        cache_size: int = 2048,
+    ) -> None:
+        self._encoder = encoder
+        self._vectors = vectors
+        self._keywords = keywords
+        self._lookup = lookup
+        self.fusion = fusion or FusionSettings()
+        self.cache = QueryVectorCache(cache_size)
+
+    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
+        enc = self._encoder()
+        return self.cache.get_many(list(queries), lambda qs: enc.encode_queries(qs))
+
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        *,
+        k: int = 10,
+        offset: int = 0,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+    ) -> list[SearchResult]:
+        check_page(k, offset, mode)
+        cleaned = [clean_query(q) for q in queries]
+        if not cleaned:
+            return []
+        need = offset + k
+        depth = max(need, self.fusion.depth) if mode == "hybrid" else need
+        timings: dict[str, float] = {}
+        dense: list[list[tuple[str, float]]] = [[] for _ in cleaned]
+        keyword: list[list[tuple[str, float]]] = [[] for _ in cleaned]
+        if mode in ("dense", "hybrid"):
+            t0 = time.perf_counter()
+            qv = self.encode_queries(cleaned)
+            t1 = time.perf_counter()
+            dense = self._vectors().search(qv, depth, filters)
+            t2 = time.perf_counter()
+            timings["encode_ms"] = (t1 - t0) * 1000 / len(cleaned)
+            timings["dense_ms"] = (t2 - t1) * 1000 / len(cleaned)
+        if mode in ("keyword", "hybrid"):
+            t0 = time.perf_counter()
+            kw = self._keywords()
+            keyword = [kw.search(q, depth, filters) for q in cleaned]
+            timings["keyword_ms"] = (time.perf_counter() - t0) * 1000 / len(cleaned)
+        results = []
+        for q, d_run, k_run in zip(cleaned, dense, keyword):
+            t0 = time.perf_counter()
+            if mode == "dense":
+                ranked = [(i, s, [r, None]) for r, (i, s) in enumerate(d_run, start=1)]
+            elif mode == "keyword":
+                ranked = [(i, s, [None, r]) for r, (i, s) in enumerate(k_run, start=1)]
+            else:
+                f = self.fusion
+                ranked = reciprocal_rank_fusion(
+                    [d_run, k_run], weights=[f.dense_weight, f.keyword_weight], k=f.k
+                )
+            page = ranked[offset:need]
+            eps = self._lookup([i for i, _, _ in page])
+            hits = []
+            for n, (doc_id, score, ranks) in enumerate(page, start=offset + 1):
+                ep = eps.get(doc_id)
+                if ep is None:  # deleted from the store after the index was read
+                    continue
+                hits.append(_hit(ep, q, score, n, ranks))
+            t = dict(timings)
+            t["fuse_hydrate_ms"] = (time.perf_counter() - t0) * 1000
+            results.append(SearchResult(q, mode, k, offset, tuple(hits), t))
+        return results
+
+
+def _hit(ep: Episode, query: str, score: float, rank: int, ranks: list[int | None]) -> Hit:
+    return Hit(
+        episode_id=ep.episode_id,
+        score=float(score),
+        title=ep.title,
+        show_title=ep.show_title,
+        show_id=ep.show_id,
+        language=ep.language,
+        pub_date=ep.pub_date,
+        snippet=make_snippet(query, ep.description or ep.show_description),
+        categories=ep.categories,
+        audio_url=ep.audio_url,
+        rank=rank,
+        dense_rank=ranks[0],
+        keyword_rank=ranks[1],
+    )

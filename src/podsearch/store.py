@@ -1,0 +1,323 @@
+"""The catalog store: shows and episodes in SQLite, plus what the indexes hold.
+
+Each episode row carries ``content_hash`` (what the catalog says now) and ``indexed_hash``
+(what the vector and keyword indexes were last built from), so ``build_index`` re-encodes only
+new or changed episodes. Deleted episodes leave a tombstone until the indexes have dropped them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from podsearch.catalog.base import CatalogData
+from podsearch.models import Episode, IngestReport, Show, SkippedRow
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shows (
+    show_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT '',
+    categories TEXT NOT NULL DEFAULT '[]',
+    author TEXT NOT NULL DEFAULT '',
+    website TEXT NOT NULL DEFAULT '',
+    image TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS episodes (
+    episode_id TEXT PRIMARY KEY,
+    show_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    show_title TEXT NOT NULL DEFAULT '',
+    show_description TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT '',
+    categories TEXT NOT NULL DEFAULT '[]',
+    pub_date TEXT,
+    audio_url TEXT NOT NULL DEFAULT '',
+    duration_s INTEGER,
+    source TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    indexed_hash TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS episodes_show ON episodes(show_id);
+CREATE INDEX IF NOT EXISTS episodes_lang ON episodes(language);
+CREATE TABLE IF NOT EXISTS tombstones (episode_id TEXT PRIMARY KEY);
+"""
+
+_EP_COLS = (
+    "episode_id, show_id, title, description, show_title, show_description, language, "
+    "categories, pub_date, audio_url, duration_s, source"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _row_to_episode(r: sqlite3.Row | tuple) -> Episode:
+    return Episode(
+        episode_id=r[0],
+        show_id=r[1],
+        title=r[2],
+        description=r[3],
+        show_title=r[4],
+        show_description=r[5],
+        language=r[6],
+        categories=tuple(json.loads(r[7])),
+        pub_date=datetime.fromisoformat(r[8]) if r[8] else None,
+        audio_url=r[9],
+        duration_s=r[10],
+        source=r[11],
+    )
+
+
+def _episode_values(ep: Episode) -> tuple:
+    return (
+        ep.episode_id,
+        ep.show_id,
+        ep.title,
+        ep.description,
+        ep.show_title,
+        ep.show_description,
+        ep.language,
+        json.dumps(list(ep.categories), ensure_ascii=False),
+        ep.pub_date.isoformat() if ep.pub_date else None,
+        ep.audio_url,
+        ep.duration_s,
+        ep.source,
+    )
+
+
+class CatalogStore:
+    """SQLite-backed episode and show store. One writer at a time; readers may share it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        if self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+
+    # -- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    # -- ingest -------------------------------------------------------------------------
+    def ingest(self, data: CatalogData) -> IngestReport:
+        """Upsert a catalog's shows and episodes in one transaction and classify every row."""
+        report = IngestReport(source=data.source, read=data.read, shows=len(data.shows))
+        report.skipped.extend(data.skipped)
+        report.warnings.extend(data.warnings)
+        now = _now()
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for show in data.shows:
+                cur.execute(
+                    "INSERT INTO shows(show_id, title, description, language, categories, author,"
+                    " website, image) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(show_id) DO UPDATE SET "
+                    "title=excluded.title, description=excluded.description, "
+                    "language=excluded.language, categories=excluded.categories, "
+                    "author=excluded.author, website=excluded.website, image=excluded.image",
+                    (
+                        show.show_id,
+                        show.title,
+                        show.description,
+                        show.language,
+                        json.dumps(list(show.categories), ensure_ascii=False),
+                        show.author,
+                        show.website,
+                        show.image,
+                    ),
+                )
+            for i, ep in enumerate(data.episodes):
+                h = ep.content_hash
+                row = cur.execute(
+                    "SELECT content_hash, source, show_id FROM episodes WHERE episode_id=?",
+                    (ep.episode_id,),
+                ).fetchone()
+                if row is None:
+                    cur.execute(
+                        f"INSERT INTO episodes({_EP_COLS}, content_hash, indexed_hash, updated_at)"
+                        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
+                        (*_episode_values(ep), h, now),
+                    )
+                    cur.execute("DELETE FROM tombstones WHERE episode_id=?", (ep.episode_id,))
+                    report.imported += 1
+                elif row[1] and ep.source and row[1] != ep.source and row[2] != ep.show_id:
+                    # Same id, other catalog, other show: two different episodes whose ids
+                    # collide. (Same show = the same catalog re-exported elsewhere: update.)
+                    report.skipped.append(
+                        SkippedRow(
+                            where=f"{data.source} episode {i + 1}",
+                            reason=(
+                                f"id conflict: episode id {ep.episode_id!r} already comes from "
+                                f"{row[1]!r}; ingest this catalog with an id prefix "
+                                "(--id-prefix) to keep both"
+                            ),
+                            record_id=ep.episode_id,
+                        )
+                    )
+                elif row[0] == h:
+                    report.unchanged += 1
+                else:
+                    cur.execute(
+                        "UPDATE episodes SET show_id=?, title=?, description=?, show_title=?, "
+                        "show_description=?, language=?, categories=?, pub_date=?, audio_url=?, "
+                        "duration_s=?, source=?, content_hash=?, updated_at=? WHERE episode_id=?",
+                        (*_episode_values(ep)[1:], h, now, ep.episode_id),
+                    )
+                    report.updated += 1
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return report
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, episode_id: str) -> Episode | None:
+        row = self._db.execute(
+            f"SELECT {_EP_COLS} FROM episodes WHERE episode_id=?", (episode_id,)
+        ).fetchone()
+        return _row_to_episode(row) if row else None
+
+    def get_many(self, episode_ids: Sequence[str]) -> dict[str, Episode]:
+        out: dict[str, Episode] = {}
+        ids = list(dict.fromkeys(episode_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT {_EP_COLS} FROM episodes WHERE episode_id IN ({marks})", chunk
+            ):
+                out[row[0]] = _row_to_episode(row)
+        return out
+
+    def get_show(self, show_id: str) -> Show | None:
+        row = self._db.execute(
+            "SELECT show_id, title, description, language, categories, author, website, image "
+            "FROM shows WHERE show_id=?",
+            (show_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Show(
+            row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6], row[7]
+        )
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
+
+    def count_shows(self) -> int:
+        return int(
+            self._db.execute("SELECT COUNT(DISTINCT show_id) FROM episodes").fetchone()[0]
+        )
+
+    def count_indexed(self) -> int:
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM episodes WHERE indexed_hash = content_hash"
+            ).fetchone()[0]
+        )
+
+    def iter_episodes(self, batch: int = 2000) -> Iterator[Episode]:
+        last = ""
+        while True:
+            rows = self._db.execute(
+                f"SELECT {_EP_COLS} FROM episodes WHERE episode_id > ? ORDER BY episode_id "
+                "LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield _row_to_episode(r)
+            last = rows[-1][0]
+
+    def dirty(self) -> list[tuple[Episode, str]]:
+        """Episodes whose indexed content is missing or stale, with their current hash."""
+        rows = self._db.execute(
+            f"SELECT {_EP_COLS}, content_hash FROM episodes "
+            "WHERE indexed_hash IS NULL OR indexed_hash != content_hash ORDER BY episode_id"
+        ).fetchall()
+        return [(_row_to_episode(r), r[12]) for r in rows]
+
+    def mark_indexed(self, pairs: Iterable[tuple[str, str]]) -> None:
+        cur = self._db.cursor()
+        cur.execute("BEGIN")
+        cur.executemany(
+            "UPDATE episodes SET indexed_hash=? WHERE episode_id=?",
+            [(h, eid) for eid, h in pairs],
+        )
+        cur.execute("COMMIT")
+
+    def mark_all_unindexed(self) -> None:
+        self._db.execute("UPDATE episodes SET indexed_hash=NULL")
+
+    def facet_counts(self, column: str) -> dict[str, int]:
+        if column == "language":
+            rows = self._db.execute(
+                "SELECT language, COUNT(*) FROM episodes GROUP BY language ORDER BY 2 DESC"
+            ).fetchall()
+            return {r[0] or "unknown": int(r[1]) for r in rows}
+        if column == "categories":
+            counts: dict[str, int] = {}
+            for (cats,) in self._db.execute("SELECT categories FROM episodes"):
+                for c in json.loads(cats):
+                    counts[c] = counts.get(c, 0) + 1
+            return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+        raise ValueError(f"no facet {column!r}")
+
+    # -- deletes ------------------------------------------------------------------------
+    def delete(self, episode_ids: Sequence[str]) -> list[str]:
+        """Delete episodes; returns the ids that existed. They stay tombstoned until
+        ``clear_tombstones`` confirms the indexes dropped them."""
+        found: list[str] = []
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for eid in dict.fromkeys(episode_ids):
+                n = cur.execute("DELETE FROM episodes WHERE episode_id=?", (eid,)).rowcount
+                if n:
+                    found.append(eid)
+                    cur.execute(
+                        "INSERT OR IGNORE INTO tombstones(episode_id) VALUES(?)", (eid,)
+                    )
+            cur.execute(
+                "DELETE FROM shows WHERE show_id NOT IN (SELECT DISTINCT show_id FROM episodes)"
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return found
+
+    def tombstones(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT episode_id FROM tombstones")]
+
+    def clear_tombstones(self, episode_ids: Sequence[str]) -> None:
+        self._db.executemany(
+            "DELETE FROM tombstones WHERE episode_id=?", [(e,) for e in episode_ids]
+        )
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,128 @@
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from podsearch.errors import IndexStateError
+from podsearch.index.base import VectorIndex
+from podsearch.index.faiss_index import FaissVectorIndex
+from podsearch.models import DocPayload, Filters
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture
+def clustered() -> tuple[list[str], np.ndarray, list[DocPayload]]:
+    rng = np.random.default_rng(7)
+    n, dim = 5000, 32
+    centers = rng.normal(size=(40, dim))
+    x = unit(centers[rng.integers(0, 40, n)] + 0.6 * rng.normal(size=(n, dim)))
+    ids = [f"d{i}" for i in range(n)]
+    payloads = [
+        DocPayload(
+            language="sv" if i % 100 == 0 else "en",  # 1% Swedish
+            show_id=f"s{i % 50}",
+            categories=("Health",) if i % 10 == 0 else ("Music", "Arts"),
+            pub_date=datetime(2017, 1 + i % 12, 1, tzinfo=UTC) if i % 3 else None,
+        )
+        for i in range(n)
+    ]
+    return ids, x, payloads
+
+
+def exact(x: np.ndarray, q: np.ndarray, allowed: np.ndarray, k: int) -> list[set[int]]:
+    sims = q @ x.T
+    sims[:, ~allowed] = -np.inf
+    return [set(np.argsort(-row)[:k]) for row in sims]
+
+
+def recall(index: FaissVectorIndex, x, q, allowed, filters, k=10) -> float:  # type: ignore[no-untyped-def]
+    truth = exact(x, q, allowed, k)
+    got = index.search(q, k, filters)
+    return float(
+        np.mean([len({int(i[1:]) for i, _ in g} & t) / len(t) for g, t in zip(got, truth)])
+    )
+
+
+def test_is_a_vector_index(tmp_path: Path) -> None:
+    assert isinstance(FaissVectorIndex(tmp_path, 8), VectorIndex)
+
+
+def test_filters_keep_recall_even_at_one_percent(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    idx.upsert(ids, x, payloads)
+    rng = np.random.default_rng(1)
+    q = unit(x[rng.integers(0, len(x), 100)] + 0.2 * rng.normal(size=(100, x.shape[1])))
+    lang = np.array([p.language for p in payloads])
+    assert recall(idx, x, q, np.ones(len(x), bool), None) >= 0.95
+    assert recall(idx, x, q, lang == "sv", Filters(languages=("sv",))) >= 0.95
+    health = np.array(["Health" in p.categories for p in payloads])
+    assert recall(idx, x, q, health, Filters(categories=("health",))) >= 0.95
+    dated = np.array(
+        [p.pub_date is not None and p.pub_date >= datetime(2017, 6, 1, tzinfo=UTC) for p in payloads]
+    )
+    assert recall(idx, x, q, dated, Filters(date_from=datetime(2017, 6, 1, tzinfo=UTC))) >= 0.95
+    hits = idx.search(q[:1], 50, Filters(languages=("sv",), show_ids=("s0",)))[0]
+    assert hits and all(int(i[1:]) % 100 == 0 and int(i[1:]) % 50 == 0 for i, _ in hits)
+    assert idx.search(q[:1], 5, Filters(languages=("xx",))) == [[]]
+
+
+def test_update_delete_persist_and_reload(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    idx.upsert(ids[:100], x[:100], payloads[:100])
+    idx.commit()
+    assert idx.search(x[5:6], 1)[0][0][0] == "d5"
+    # update: d5 takes d6's vector; delete d6
+    idx.upsert(["d5"], x[6:7], payloads[6:7])
+    assert idx.delete(["d6", "nope"]) == 1
+    top = idx.search(x[6:7], 2)[0]
+    assert top[0][0] == "d5" and all(i != "d6" for i, _ in top)
+    assert len(idx) == 99
+    idx.commit()
+    again = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    assert len(again) == 99 and again.search(x[6:7], 1)[0][0][0] == "d5"
+    np.testing.assert_allclose(again.get_vectors(["d5"])["d5"], x[6])
+
+
+def test_crash_during_commit_leaves_previous_generation(tmp_path: Path, clustered, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    idx.upsert(ids[:50], x[:50], payloads[:50])
+    idx.commit()
+    idx.upsert(ids[50:80], x[50:80], payloads[50:80])
+
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError):
+        idx.commit()
+    monkeypatch.undo()
+    reopened = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    assert len(reopened) == 50
+
+
+def test_compaction_after_many_deletes(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    idx.upsert(ids[:200], x[:200], payloads[:200])
+    idx.delete(ids[:150])
+    idx.commit()
+    assert idx._n == 50 and len(idx) == 50
+    assert idx.search(x[160:161], 1)[0][0][0] == "d160"
+
+
+def test_dimension_mismatch_is_a_clear_error(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    with pytest.raises(IndexStateError, match="rebuild"):
+        idx.upsert(ids[:2], np.zeros((2, 5), np.float32), payloads[:2])
+    idx.upsert(ids[:2], x[:2], payloads[:2])
+    idx.commit()
+    with pytest.raises(IndexStateError, match="--rebuild"):
+        FaissVectorIndex(tmp_path / "v", 16)

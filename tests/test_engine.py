@@ -1,0 +1,146 @@
+"""The Python API over a tiny hand-checked catalog, with the fake encoder."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from podsearch import Filters, Podsearch
+from podsearch.encode.fake import FakeEncoder
+from podsearch.errors import IndexStateError, NotFoundError, QueryError
+from tests.conftest import EPISODES, SHOWS, write_catalog
+
+
+def top(ps: Podsearch, q: str, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.episode_id for h in ps.search(q, **kw).hits]
+
+
+def test_ingest_report_and_idempotent_reimport(tmp_path: Path, tiny_catalog: Path) -> None:
+    ps = Podsearch(tmp_path / "ix", encoder=FakeEncoder())
+    r = ps.ingest(tiny_catalog)
+    assert (r.read, r.imported, r.updated, r.unchanged, r.skipped_count) == (8, 8, 0, 0, 0)
+    again = ps.ingest(tiny_catalog)
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 8)
+    ep = ps.episode("e1")
+    assert ep.show_title == "Healthy Living" and ep.language == "en"
+    assert "&amp;" not in ep.description and "<p>" not in ep.description
+    assert ep.text.startswith("Staying healthy over Christmas. A doctor explains")
+    assert ep.pub_date == datetime(2017, 12, 20, 8, tzinfo=UTC)
+
+
+def test_search_modes_find_the_hand_checked_episode(engine: Podsearch) -> None:
+    for mode in ("dense", "keyword", "hybrid"):
+        assert top(engine, "sourdough bread baker", mode=mode)[0] == "e4", mode
+    res = engine.search("cookbook author interview", k=2)
+    assert res.hits[0].episode_id == "e5" and res.hits[0].show_title == "Kitchen Stories"
+    assert res.hits[0].rank == 1 and "pasta" in res.hits[0].snippet
+    assert res.hits[0].dense_rank is not None and res.hits[0].keyword_rank is not None
+    assert set(res.timings_ms) >= {"encode_ms", "dense_ms", "keyword_ms"}
+
+
+def test_filters_and_pagination(engine: Podsearch) -> None:
+    assert set(top(engine, "schlaf sleep", k=10, filters=Filters(languages=("de",)))) <= {
+        "e6", "e7", "e8"}  # fmt: skip
+    assert top(engine, "sleep", k=10, filters=Filters(show_ids=("2",)), mode="dense") != []
+    only_2017 = Filters(date_from=datetime(2017, 1, 1, tzinfo=UTC),
+                        date_to=datetime(2017, 12, 31, tzinfo=UTC))  # fmt: skip
+    assert set(top(engine, "health", k=10, filters=only_2017, mode="dense")) == {
+        "e1", "e2", "e4", "e6"}  # fmt: skip
+    cats = set(top(engine, "health", k=10, filters=Filters(categories=("science & medicine",)),
+                   mode="dense"))  # fmt: skip
+    assert cats == {"e6", "e7", "e8"}
+    full = top(engine, "health sleep running", k=6, mode="dense")
+    assert top(engine, "health sleep running", k=3, offset=3, mode="dense") == full[3:6]
+
+
+def test_bad_queries_are_clear_errors(engine: Podsearch) -> None:
+    for q in ["", "   ", "\x00\x01", "a" * 10_000]:
+        with pytest.raises(QueryError):
+            engine.search(q)
+    with pytest.raises(QueryError, match="k must be"):
+        engine.search("x", k=0)
+    with pytest.raises(QueryError, match="mode"):
+        engine.search("x", mode="magic")
+    for q in ["健康 饮食", "здоровье", "صحة", "🎄🎅", "x\x07y", "DROP TABLE episodes;--"]:
+        engine.search(q)
+    with pytest.raises(NotFoundError):
+        engine.episode("nope")
+
+
+def test_changed_episode_is_updated_and_reindexed(tmp_path: Path, engine: Podsearch) -> None:
+    eps = [e if e[0] != "e8" else ("e8", "3", "Vulkane in Island", "Lava und Asche.", e[4])
+           for e in EPISODES]  # fmt: skip
+    cat2 = write_catalog(tmp_path / "cat2", SHOWS, eps)
+    r = engine.ingest(cat2)
+    assert (r.updated, r.unchanged) == (1, 7)
+    rep = engine.build_index()
+    assert rep.encoded == 1 and rep.total_indexed == 8
+    assert top(engine, "Vulkane Lava", mode="keyword") == ["e8"]
+    assert top(engine, "Vulkane Lava", mode="dense")[0] == "e8"
+    assert engine.build_index().encoded == 0
+
+
+def test_delete_removes_from_store_and_both_indexes(engine: Podsearch) -> None:
+    assert engine.delete(["e4", "unknown"]) == 1
+    assert "e4" not in top(engine, "sourdough bread baker", mode="keyword")
+    assert "e4" not in top(engine, "sourdough bread baker", mode="dense", k=10)
+    with pytest.raises(NotFoundError):
+        engine.episode("e4")
+    assert engine.stats()["episodes"] == 7
+
+
+def test_reopen_and_model_mismatch(tmp_path: Path, engine: Podsearch) -> None:
+    engine.close()
+    again = Podsearch(tmp_path / "index", encoder=FakeEncoder(dim=64))
+    assert top(again, "sourdough bread baker")[0] == "e4"
+    other = Podsearch(tmp_path / "index", encoder=FakeEncoder(dim=32))
+    with pytest.raises(IndexStateError, match="built with model"):
+        other.search("bread", mode="dense")
+    assert other.build_index().rebuilt  # a new model re-encodes everything
+    assert top(other, "sourdough bread baker", mode="dense")[0] == "e4"
+
+
+def test_interrupted_build_resumes(tmp_path: Path, tiny_catalog: Path) -> None:
+    class Flaky(FakeEncoder):
+        calls = 0
+
+        def encode_documents(self, texts, **kw):  # type: ignore[no-untyped-def]
+            Flaky.calls += 1
+            if Flaky.calls == 2:
+                raise KeyboardInterrupt
+            return super().encode_documents(texts, **kw)
+
+    ps = Podsearch(tmp_path / "ix", encoder=Flaky(), commit_every=3)
+    ps.ingest(tiny_catalog)
+    with pytest.raises(KeyboardInterrupt):
+        ps.build_index(batch_size=1)
+    assert ps.stats()["indexed"] == 3
+    assert ps.build_index().encoded == 5
+    assert ps.stats()["indexed"] == 8
+
+
+def test_orphans_and_duplicates_are_reported_not_lost(tmp_path: Path) -> None:
+    eps = [*EPISODES[:3], ("e1", "1", "Dup", "dup", ""), ("e9", "77", "Orphan", "x", "")]
+    cat = write_catalog(tmp_path / "c", SHOWS, eps)
+    ps = Podsearch(tmp_path / "ix", encoder=FakeEncoder())
+    r = ps.ingest(cat)
+    assert r.read == 5 and r.imported == 3 and r.skipped_count == 2 and r.balanced
+    reasons = " ".join(s.reason for s in r.skipped)
+    assert "duplicate" in reasons and "orphan" in reasons
+
+
+def test_id_conflict_between_catalogs_is_skipped_with_advice(tmp_path: Path) -> None:
+    a = write_catalog(tmp_path / "a")
+    other_shows = [("9" + s[0], *s[1:]) for s in SHOWS]
+    b = write_catalog(tmp_path / "b", other_shows, [(e[0], "9" + e[1], *e[2:]) for e in EPISODES])
+    ps = Podsearch(tmp_path / "ix", encoder=FakeEncoder())
+    ps.ingest(a)
+    r = ps.ingest(b)
+    assert r.skipped_count == 8 and "--id-prefix" in r.skipped[0].reason
+    r2 = ps.ingest(b, id_prefix="b:")
+    assert r2.imported == 8
+    with open(b / "episodes.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 8
