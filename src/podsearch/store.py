@@ -7,14 +7,30 @@ new or changed episodes. Deleted episodes leave a tombstone until the indexes ha
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from podsearch.catalog.base import CatalogData
 from podsearch.models import Episode, IngestReport, Show, SkippedRow
+
+_T = TypeVar("_T")
+
+
+def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Serialise use of the one SQLite connection (calls are short; searches run in threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self: CatalogStore, *args: Any, **kwargs: Any) -> _T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 SCHEMA_VERSION = "1"
 
@@ -102,6 +118,7 @@ class CatalogStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -110,10 +127,12 @@ class CatalogStore:
             self.set_meta("schema_version", SCHEMA_VERSION)
 
     # -- meta ---------------------------------------------------------------------------
+    @_locked
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
+    @_locked
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute(
             "INSERT INTO meta(key, value) VALUES(?, ?) "
@@ -122,6 +141,7 @@ class CatalogStore:
         )
 
     # -- ingest -------------------------------------------------------------------------
+    @_locked
     def ingest(self, data: CatalogData) -> IngestReport:
         """Upsert a catalog's shows and episodes in one transaction and classify every row."""
         report = IngestReport(source=data.source, read=data.read, shows=len(data.shows))
@@ -194,12 +214,14 @@ class CatalogStore:
         return report
 
     # -- reads --------------------------------------------------------------------------
+    @_locked
     def get(self, episode_id: str) -> Episode | None:
         row = self._db.execute(
             f"SELECT {_EP_COLS} FROM episodes WHERE episode_id=?", (episode_id,)
         ).fetchone()
         return _row_to_episode(row) if row else None
 
+    @_locked
     def get_many(self, episode_ids: Sequence[str]) -> dict[str, Episode]:
         out: dict[str, Episode] = {}
         ids = list(dict.fromkeys(episode_ids))
@@ -212,6 +234,7 @@ class CatalogStore:
                 out[row[0]] = _row_to_episode(row)
         return out
 
+    @_locked
     def get_show(self, show_id: str) -> Show | None:
         row = self._db.execute(
             "SELECT show_id, title, description, language, categories, author, website, image "
@@ -224,14 +247,17 @@ class CatalogStore:
             row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6], row[7]
         )
 
+    @_locked
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
 
+    @_locked
     def count_shows(self) -> int:
         return int(
             self._db.execute("SELECT COUNT(DISTINCT show_id) FROM episodes").fetchone()[0]
         )
 
+    @_locked
     def count_indexed(self) -> int:
         return int(
             self._db.execute(
@@ -242,17 +268,19 @@ class CatalogStore:
     def iter_episodes(self, batch: int = 2000) -> Iterator[Episode]:
         last = ""
         while True:
-            rows = self._db.execute(
-                f"SELECT {_EP_COLS} FROM episodes WHERE episode_id > ? ORDER BY episode_id "
-                "LIMIT ?",
-                (last, batch),
-            ).fetchall()
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {_EP_COLS} FROM episodes WHERE episode_id > ? ORDER BY episode_id "
+                    "LIMIT ?",
+                    (last, batch),
+                ).fetchall()
             if not rows:
                 return
             for r in rows:
                 yield _row_to_episode(r)
             last = rows[-1][0]
 
+    @_locked
     def dirty(self) -> list[tuple[Episode, str]]:
         """Episodes whose indexed content is missing or stale, with their current hash."""
         rows = self._db.execute(
@@ -261,6 +289,7 @@ class CatalogStore:
         ).fetchall()
         return [(_row_to_episode(r), r[12]) for r in rows]
 
+    @_locked
     def mark_indexed(self, pairs: Iterable[tuple[str, str]]) -> None:
         cur = self._db.cursor()
         cur.execute("BEGIN")
@@ -270,9 +299,11 @@ class CatalogStore:
         )
         cur.execute("COMMIT")
 
+    @_locked
     def mark_all_unindexed(self) -> None:
         self._db.execute("UPDATE episodes SET indexed_hash=NULL")
 
+    @_locked
     def facet_counts(self, column: str) -> dict[str, int]:
         if column == "language":
             rows = self._db.execute(
@@ -288,6 +319,7 @@ class CatalogStore:
         raise ValueError(f"no facet {column!r}")
 
     # -- deletes ------------------------------------------------------------------------
+    @_locked
     def delete(self, episode_ids: Sequence[str]) -> list[str]:
         """Delete episodes; returns the ids that existed. They stay tombstoned until
         ``clear_tombstones`` confirms the indexes dropped them."""
@@ -311,13 +343,16 @@ class CatalogStore:
             raise
         return found
 
+    @_locked
     def tombstones(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT episode_id FROM tombstones")]
 
+    @_locked
     def clear_tombstones(self, episode_ids: Sequence[str]) -> None:
         self._db.executemany(
             "DELETE FROM tombstones WHERE episode_id=?", [(e,) for e in episode_ids]
         )
 
+    @_locked
     def close(self) -> None:
         self._db.close()

@@ -16,7 +16,7 @@ def _serve(index: Path, model: str | None, host: str, port: int) -> None:
     from podsearch.api import create_app_from_dir
 
     app = create_app_from_dir(index, model=model)
-    console.print(f"podsearch web page: http://{host}:{port}/  (API docs: /docs)")
+    console.print(f"podsearch web page: http://{host}:{port}/  (OpenAPI schema: /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -1,0 +1,259 @@
+"""The HTTP API and the web page: a thin FastAPI edge over :class:`podsearch.engine.Podsearch`.
+
+Endpoints parse and validate, call the engine, and map :class:`PodsearchError` subclasses to
+their ``http_status``. Every error body is ``{"error": <type>, "detail": <message>}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from podsearch.api.schemas import (
+    EpisodeOut,
+    ErrorOut,
+    FacetsOut,
+    HealthOut,
+    SearchRequest,
+    SearchResponse,
+    episode_to_dict,
+    facet_list,
+)
+from podsearch.errors import PodsearchError
+
+if TYPE_CHECKING:
+    from podsearch.engine import Podsearch
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+# The page loads nothing from elsewhere; audio players may stream from the episode's host.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src *; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+T = TypeVar("T")
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "Not found"},
+    422: {"model": ErrorOut, "description": "Invalid request (the detail says which field)"},
+}
+
+
+class SearchQuery(SearchRequest):
+    """``GET /api/search`` parameters: unknown parameters (cache busters) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
+
+
+def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """A one-line human message and a JSON-safe list of the field errors."""
+    items: list[dict[str, Any]] = []
+    parts: list[str] = []
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ())]
+        source = loc.pop(0) if loc and loc[0] in ("query", "body", "path", "header") else ""
+        field = ".".join(loc) or ("body" if source == "body" else "request")
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if source == "body" and not loc and err.get("type") != "missing":
+            msg = 'send a JSON object such as {"q": "your query"}'
+        if err.get("type") == "json_invalid":
+            field, msg = "body", "the request body is not valid JSON"
+        # The offending input is left out on purpose: it may be 10k characters long.
+        items.append({"field": field, "message": msg, "type": str(err.get("type", ""))})
+        # Our own validators write whole sentences; pydantic's need the field name.
+        parts.append(msg if err.get("type") == "value_error" else f"{field}: {msg}")
+    return "; ".join(parts) or "invalid request", items
+
+
+def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
+    """Build the FastAPI app serving ``engine`` at ``/api`` and the web page at ``/``.
+
+    ``close_engine``: close the engine when the app shuts down (when the app owns it).
+    """
+    # Engine reads are thread-safe (the store serialises its SQLite connection, the indexes
+    # lock their own state), so searches from the thread pool run concurrently; the lock only
+    # keeps shutdown from closing the engine under a running request.
+    lock = threading.RLock()
+
+    def call(fn: Callable[[], T]) -> T:
+        return fn()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_engine:
+            with lock:
+                engine.close()
+
+    app = FastAPI(
+        title="podsearch",
+        summary="Natural-language, multilingual search over a podcast catalog.",
+        description=(
+            "Search episodes by meaning (`dense`), by words (`keyword`, BM25) or both "
+            "(`hybrid`), with language, show, category and date filters. Errors are JSON "
+            '`{"error": type, "detail": message}` with a 4xx status for bad input.'
+        ),
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+
+    @app.exception_handler(PodsearchError)
+    async def _podsearch_error(_req: Request, exc: PodsearchError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.error("podsearch error: %s", exc)
+        return _error(exc.http_status, type(exc).__name__, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, items = _describe_validation(exc)
+        return _error(422, "ValidationError", detail, errors=items)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_req: Request, exc: StarletteHTTPException) -> Response:
+        name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        return JSONResponse(
+            {"error": name, "detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return _error(500, "InternalError", "the server failed; see its log for the cause")
+
+    def run_search(req: SearchRequest) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        result = call(
+            lambda: engine.search(
+                req.q, k=req.k, offset=req.offset, mode=req.mode, filters=req.filters()
+            )
+        )
+        body = result.to_dict()
+        body["took_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
+        return body
+
+    @app.get(
+        "/api/search",
+        response_model=SearchResponse,
+        responses=ERROR_RESPONSES,
+        tags=["search"],
+        summary="Search episodes",
+    )
+    def search_get(params: Annotated[SearchQuery, Query()]) -> dict[str, Any]:
+        """Search with query parameters; `lang`, `show` and `category` may repeat."""
+        return run_search(params)
+
+    @app.post(
+        "/api/search",
+        response_model=SearchResponse,
+        responses=ERROR_RESPONSES,
+        tags=["search"],
+        summary="Search episodes (JSON body)",
+    )
+    def search_post(body: SearchRequest) -> dict[str, Any]:
+        """Search with a JSON body holding the same fields as the GET parameters."""
+        return run_search(body)
+
+    @app.get(
+        "/api/episodes/{episode_id:path}",
+        response_model=EpisodeOut,
+        responses=ERROR_RESPONSES,
+        tags=["episodes"],
+        summary="One episode",
+    )
+    def get_episode(episode_id: str) -> dict[str, Any]:
+        """The full record of one episode; 404 when the id is unknown."""
+        return episode_to_dict(call(lambda: engine.episode(episode_id)))
+
+    @app.get(
+        "/api/health",
+        response_model=HealthOut,
+        response_model_exclude_none=True,
+        tags=["meta"],
+        summary="Health check",
+    )
+    def health() -> Any:
+        """`ok` with the index size and model, or 503 when the index cannot be read."""
+        try:
+            stats = call(engine.stats)
+        except PodsearchError as exc:
+            return JSONResponse(
+                {"status": "error", "error": type(exc).__name__, "detail": str(exc)},
+                status_code=503,
+            )
+        return {
+            "status": "ok",
+            "episodes": stats.get("episodes"),
+            "shows": stats.get("shows"),
+            "indexed": stats.get("indexed"),
+            "model": stats.get("model"),
+        }
+
+    @app.get("/api/facets", response_model=FacetsOut, tags=["meta"], summary="Filter values")
+    def facets() -> dict[str, Any]:
+        """Languages and categories with episode counts, for the filter controls."""
+        stats = call(engine.stats)
+        return {
+            "languages": facet_list(stats.get("languages")),
+            "categories": facet_list(stats.get("categories")),
+        }
+
+    @app.get("/", include_in_schema=False)
+    def page() -> Response:
+        index = STATIC_DIR / "index.html"
+        if not index.is_file():
+            return _error(404, "NotFound", f"the web page is not installed ({index})")
+        return FileResponse(
+            index,
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"},
+        )
+
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    return app
+
+
+def create_app_from_dir(index_dir: str | Path, model: str | None = None) -> FastAPI:
+    """Open the index at ``index_dir`` (used by ``podsearch serve``); the app closes it."""
+    from podsearch.engine import Podsearch
+
+    return create_app(Podsearch(index_dir, model=model), close_engine=True)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("podsearch")
+    except Exception:
+        return "0.0.0"

@@ -1,0 +1,226 @@
+"""Request and response shapes of the HTTP API (pydantic), and their mapping to the library."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from podsearch.models import Episode, Filters
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+MAX_OFFSET = 1000
+MAX_FILTER_VALUES = 50
+MAX_FILTER_VALUE_CHARS = 200
+
+FilterValues = Annotated[
+    list[Annotated[str, Field(max_length=MAX_FILTER_VALUE_CHARS)]],
+    Field(max_length=MAX_FILTER_VALUES),
+]
+
+
+def clean_text(s: str) -> str:
+    """Replace control characters and lone surrogates by spaces; collapse the ends.
+
+    Lone surrogates (valid in JSON, invalid in UTF-8) would otherwise break every encoder
+    and store below; control characters carry no meaning in a search box.
+    """
+    out = []
+    for ch in s:
+        cat = unicodedata.category(ch)
+        out.append(" " if cat in ("Cc", "Cs") else ch)
+    return "".join(out).strip()
+
+
+class SearchRequest(BaseModel):
+    """One search: the same fields as ``GET /api/search`` query parameters or a JSON body."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    q: str = Field(
+        description="The natural-language query, 1 to 1000 characters "
+        "(control characters are removed first). Any language or script.",
+        examples=["interviews with startup founders about burnout"],
+    )
+    k: int = Field(10, ge=1, le=MAX_K, description="Number of hits to return (1 to 100).")
+    offset: int = Field(
+        0, ge=0, le=MAX_OFFSET, description="Number of hits to skip, for paging (0 to 1000)."
+    )
+    mode: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid",
+        description="`dense` (embeddings), `keyword` (BM25) or `hybrid` (both, fused by RRF).",
+    )
+    lang: FilterValues = Field(
+        default_factory=list,
+        description="Keep only episodes in these languages (ISO 639-1 codes, e.g. `en`); "
+        "repeat the parameter for several.",
+    )
+    show: FilterValues = Field(
+        default_factory=list, description="Keep only episodes of these show ids; repeatable."
+    )
+    category: FilterValues = Field(
+        default_factory=list,
+        description="Keep only episodes in these categories (case-insensitive); repeatable.",
+    )
+    date_from: date | None = Field(
+        None, description="Keep episodes published on or after this day (ISO date, UTC)."
+    )
+    date_to: date | None = Field(
+        None, description="Keep episodes published on or before this day (ISO date, UTC)."
+    )
+
+    @field_validator("q")
+    @classmethod
+    def _check_query(cls, v: str) -> str:
+        cleaned = clean_text(v)
+        if not cleaned:
+            raise ValueError("The query is empty: type a few words to search for.")
+        if len(cleaned) > MAX_QUERY_CHARS:
+            raise ValueError(
+                f"The query is too long ({len(cleaned)} characters): shorten it to at most "
+                f"{MAX_QUERY_CHARS} characters."
+            )
+        return cleaned
+
+    @field_validator("lang", "show", "category", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        # A JSON body may send one value as a plain string.
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("lang", "show", "category")
+    @classmethod
+    def _clean_values(cls, v: list[str]) -> list[str]:
+        return [c for c in (clean_text(x) for x in v) if c]
+
+    @field_validator("lang")
+    @classmethod
+    def _lower_lang(cls, v: list[str]) -> list[str]:
+        return [x.lower() for x in v]
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> SearchRequest:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(
+                f"The start date {self.date_from} is after the end date {self.date_to}: swap them."
+            )
+        return self
+
+    def filters(self) -> Filters:
+        """The library's Filters; dates become whole UTC days, both ends inclusive."""
+        return Filters(
+            languages=tuple(self.lang),
+            show_ids=tuple(self.show),
+            categories=tuple(self.category),
+            date_from=(
+                datetime.combine(self.date_from, time.min, tzinfo=UTC) if self.date_from else None
+            ),
+            date_to=(
+                datetime.combine(self.date_to, time.max, tzinfo=UTC) if self.date_to else None
+            ),
+        )
+
+
+# Response models: they document the API in /openapi.json; extra fields pass through.
+
+
+class HitOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    episode_id: str
+    score: float = Field(description="Higher is better; scale depends on the mode.")
+    rank: int = Field(description="1-based position in the whole result list.")
+    title: str
+    show_title: str
+    show_id: str
+    language: str = Field(description="ISO 639-1 code, or empty when unknown.")
+    pub_date: str | None = Field(description="ISO 8601 timestamp (UTC), or null.")
+    categories: list[str]
+    snippet: str = Field(description="A short plain-text excerpt of the description.")
+    audio_url: str
+    dense_rank: int | None = Field(None, description="Rank from the dense retriever (hybrid).")
+    keyword_rank: int | None = Field(None, description="Rank from the keyword retriever (hybrid).")
+
+
+class SearchResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    query: str = Field(description="The query as searched (control characters removed).")
+    mode: str
+    k: int
+    offset: int
+    hits: list[HitOut]
+    timings_ms: dict[str, float] = Field(description="Time spent per stage, milliseconds.")
+    took_ms: float = Field(description="Wall time of the request inside the server, ms.")
+
+
+class EpisodeOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    episode_id: str
+    show_id: str
+    title: str
+    description: str
+    show_title: str
+    show_description: str
+    language: str
+    categories: list[str]
+    pub_date: str | None
+    audio_url: str
+    duration_s: int | None
+    source: str
+
+
+class HealthOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "error"]
+    episodes: int | None = None
+    shows: int | None = None
+    indexed: int | None = None
+    model: str | None = None
+    detail: str | None = None
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class FacetsOut(BaseModel):
+    languages: list[FacetValue] = Field(description="Languages by episode count, largest first.")
+    categories: list[FacetValue] = Field(description="Categories by episode count, largest first.")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="The error type, e.g. `QueryError` or `ValidationError`.")
+    detail: str = Field(description="What went wrong and what to do about it.")
+
+
+def episode_to_dict(ep: Episode) -> dict[str, object]:
+    return {
+        "episode_id": ep.episode_id,
+        "show_id": ep.show_id,
+        "title": ep.title,
+        "description": ep.description,
+        "show_title": ep.show_title,
+        "show_description": ep.show_description,
+        "language": ep.language,
+        "categories": list(ep.categories),
+        "pub_date": ep.pub_date.isoformat() if ep.pub_date else None,
+        "audio_url": ep.audio_url,
+        "duration_s": ep.duration_s,
+        "source": ep.source,
+    }
+
+
+def facet_list(counts: Any) -> list[dict[str, object]]:
+    """``{value: count}`` -> ``[{value, count}]``, largest first, then by name."""
+    if not isinstance(counts, dict):
+        return []
+    items = [(str(k), int(v)) for k, v in counts.items() if str(k)]
+    items.sort(key=lambda kv: (-kv[1], kv[0].lower()))
+    return [{"value": k, "count": n} for k, n in items]

@@ -1,0 +1,233 @@
+"""The web page in headless Chromium, against uvicorn serving a tiny fake-encoder index."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium to run browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def base_url(engine: Any) -> Iterator[str]:
+    import uvicorn
+
+    from podsearch.api import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(engine), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn did not start on port {port}")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        locale="en-US", viewport={"width": 1100, "height": 900}, color_scheme="light"
+    )
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Nothing may leave the machine: fail any request that is not to the test server.
+    pg.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith("http://127.0.0.1:")
+            else route.abort()
+        ),
+    )
+    yield pg
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def _submit(page: Any, query: str) -> None:
+    page.fill("#q", query)
+    page.press("#q", "Enter")
+
+
+def _wait_first_hit(page: Any, episode_id: str) -> Any:
+    from playwright.sync_api import expect
+
+    first = page.locator("#hits > li.hit").first
+    expect(first).to_have_attribute("data-episode-id", episode_id)
+    return first
+
+
+def test_search_filters_errors_and_screenshot(page: Any, base_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/")
+    expect(page.get_by_label("Search episodes")).to_be_focused()
+    # Facets fill the language select.
+    expect(page.locator("#lang option[value='de']")).to_have_text("German (3)")
+    expect(page.locator("#lang option[value='en']")).to_have_text("English (5)")
+    expect(page.locator("#index-info")).to_contain_text("8 episodes")
+
+    # A query that shares words with e4 finds it first, with its metadata.
+    _submit(page, "baking sourdough bread")
+    first = _wait_first_hit(page, "e4")
+    expect(first.locator(".hit-title")).to_have_text("Baking sourdough bread")
+    expect(first.locator(".hit-show")).to_have_text("Kitchen Stories")
+    expect(first.locator(".hit-date")).to_have_text("Dec 1, 2017")
+    expect(first.locator(".hit-lang")).to_have_text("English")
+    expect(first.locator(".hit-snippet mark").first).to_be_visible()
+    expect(first.locator(".hit-score")).to_contain_text("score")
+    expect(first.locator(".hit-actions")).to_have_count(1)
+    expect(page.locator("#status")).to_contain_text("Results 1–8")
+    expect(page.locator("#status")).to_contain_text("ms")
+    assert "q=baking+sourdough+bread" in page.url
+
+    # Opening a result loads the full episode.
+    first.locator(".hit-toggle").click()
+    expect(first.locator(".hit-details")).to_contain_text("sourdough starter secrets")
+    expect(first.locator(".hit-details audio")).to_have_count(1)
+
+    # The language filter re-runs the search and restricts the results.
+    page.select_option("#lang", "de")
+    expect(page.locator("#hits .hit-lang").first).to_have_text("German")
+    langs = page.locator("#hits .hit-lang").all_inner_texts()
+    assert langs and set(langs) == {"German"}, langs
+    assert "lang=de" in page.url
+    expect(page.locator("#reset-filters")).to_be_visible()
+
+    # Keyword mode with German-only results: no German episode has these words.
+    page.locator("label[for='mode-keyword']").click()
+    expect(page.locator("#empty")).to_be_visible()
+    expect(page.locator("#empty")).to_contain_text("No episodes found")
+    expect(page.locator("#hits > li")).to_have_count(0)
+    assert "mode=keyword" in page.url
+
+    # Clearing the filters brings the English episode back.
+    page.click("#reset-filters")
+    _wait_first_hit(page, "e4")
+    expect(page.locator("#empty")).to_be_hidden()
+
+    # An empty and an over-long query show the API's own message.
+    _submit(page, "")
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#error-detail")).to_have_text(
+        "The query is empty: type a few words to search for."
+    )
+    expect(page.locator("#hits > li")).to_have_count(0)
+    _submit(page, "x" * 1500)
+    expect(page.locator("#error-detail")).to_contain_text("too long (1500 characters)")
+
+    # Non-Latin input is fine; then a normal search for the screenshot.
+    _submit(page, "睡眠と健康 сон")
+    expect(page.locator("#error")).to_be_hidden()
+    page.locator("label[for='mode-hybrid']").click()
+    _submit(page, "sleep and health")
+    _wait_first_hit(page, "e2")
+    expect(page.locator("#hits > li")).to_have_count(8)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = tmp_path / "web-search.png"
+    page.screenshot(path=str(shot), full_page=True)
+    shutil.copyfile(shot, ARTIFACTS / "web-search.png")
+    assert shot.stat().st_size > 10_000
+
+
+def test_linkable_url_searches_on_load_and_pages(page: Any, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/?q=health+food+sleep&mode=dense&k=3")
+    expect(page.locator("#q")).to_have_value("health food sleep")
+    expect(page.locator("#mode-dense")).to_be_checked()
+    expect(page.locator("#hits > li")).to_have_count(3)
+    expect(page.locator("#status")).to_contain_text("Results 1–3")
+    page1 = page.locator("#hits > li").evaluate_all("els => els.map(e => e.dataset.episodeId)")
+    expect(page.locator("#prev")).to_be_disabled()
+
+    page.click("#next")
+    expect(page.locator("#status")).to_contain_text("Results 4–6")
+    page2 = page.locator("#hits > li").evaluate_all("els => els.map(e => e.dataset.episodeId)")
+    assert not set(page1) & set(page2)
+    assert "offset=3" in page.url
+    expect(page.locator("#page-label")).to_have_text("Page 2")
+
+    page.click("#prev")
+    expect(page.locator("#status")).to_contain_text("Results 1–3")
+
+    # Browser history replays searches.
+    page.go_back()
+    expect(page.locator("#status")).to_contain_text("Results 4–6")
+    page.go_back()
+    expect(page.locator("#status")).to_contain_text("Results 1–3")
+
+
+def test_url_filters_fill_the_controls(page: Any, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/?q=Schlaf&lang=de&date_from=2017-01-01&date_to=2017-12-31")
+    expect(page.locator("#hits > li")).to_have_count(1)
+    _wait_first_hit(page, "e6")
+    expect(page.locator("#lang")).to_have_value("de")
+    expect(page.locator("#date_from")).to_have_value("2017-01-01")
+    expect(page.locator("#date_to")).to_have_value("2017-12-31")
+
+
+def test_narrow_screen_has_no_horizontal_scroll(browser: Any, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="en-US", viewport={"width": 375, "height": 800})
+    pg = context.new_page()
+    try:
+        pg.goto(base_url + "/?q=sleep")
+        expect(pg.locator("#hits > li").first).to_be_visible()
+        overflow = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+    finally:
+        context.close()
