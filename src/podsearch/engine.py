@@ -241,7 +241,10 @@ class Podsearch:
                 payloads = [DocPayload.of(ep) for ep in eps]
                 vi.upsert(ids, vecs, payloads)
                 kw.upsert(
-                    [KeywordDoc(ep.episode_id, ep.title, ep.text, p) for ep, p in zip(eps, payloads)]
+                    [
+                        KeywordDoc(ep.episode_id, ep.title, ep.text, p)
+                        for ep, p in zip(eps, payloads, strict=True)
+                    ]
                 )
                 vi.commit()
                 kw.commit()

@@ -32,6 +32,7 @@ def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
 
     return wrapper
 
+
 SCHEMA_VERSION = "1"
 
 _SCHEMA = """
@@ -253,9 +254,7 @@ class CatalogStore:
 
     @_locked
     def count_shows(self) -> int:
-        return int(
-            self._db.execute("SELECT COUNT(DISTINCT show_id) FROM episodes").fetchone()[0]
-        )
+        return int(self._db.execute("SELECT COUNT(DISTINCT show_id) FROM episodes").fetchone()[0])
 
     @_locked
     def count_indexed(self) -> int:
@@ -331,9 +330,7 @@ class CatalogStore:
                 n = cur.execute("DELETE FROM episodes WHERE episode_id=?", (eid,)).rowcount
                 if n:
                     found.append(eid)
-                    cur.execute(
-                        "INSERT OR IGNORE INTO tombstones(episode_id) VALUES(?)", (eid,)
-                    )
+                    cur.execute("INSERT OR IGNORE INTO tombstones(episode_id) VALUES(?)", (eid,))
             cur.execute(
                 "DELETE FROM shows WHERE show_id NOT IN (SELECT DISTINCT show_id FROM episodes)"
             )

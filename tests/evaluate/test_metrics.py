@@ -23,8 +23,14 @@ def test_unknown_measure_is_a_clear_error() -> None:
 
 def test_search_run_and_known_item_qrels(engine) -> None:  # type: ignore[no-untyped-def]
     texts, qrels = known_item_qrels(
-        [{"qid": "1", "query": "sourdough bread baker", "episode_id": "e4",
-          "also_relevant": ["e5"]}]  # fmt: skip
+        [
+            {
+                "qid": "1",
+                "query": "sourdough bread baker",
+                "episode_id": "e4",
+                "also_relevant": ["e5"],
+            }
+        ]  # fmt: skip
     )
     assert qrels == {"1": {"e4": 1, "e5": 1}}
     run = search_run(engine, texts, mode="keyword", k=5)

@@ -43,7 +43,9 @@ def recall(index: FaissVectorIndex, x, q, allowed, filters, k=10) -> float:  # t
     truth = exact(x, q, allowed, k)
     got = index.search(q, k, filters)
     return float(
-        np.mean([len({int(i[1:]) for i, _ in g} & t) / len(t) for g, t in zip(got, truth)])
+        np.mean(
+            [len({int(i[1:]) for i, _ in g} & t) / len(t) for g, t in zip(got, truth, strict=True)]
+        )
     )
 
 
@@ -63,7 +65,10 @@ def test_filters_keep_recall_even_at_one_percent(tmp_path: Path, clustered) -> N
     health = np.array(["Health" in p.categories for p in payloads])
     assert recall(idx, x, q, health, Filters(categories=("health",))) >= 0.95
     dated = np.array(
-        [p.pub_date is not None and p.pub_date >= datetime(2017, 6, 1, tzinfo=UTC) for p in payloads]
+        [
+            p.pub_date is not None and p.pub_date >= datetime(2017, 6, 1, tzinfo=UTC)
+            for p in payloads
+        ]
     )
     assert recall(idx, x, q, dated, Filters(date_from=datetime(2017, 6, 1, tzinfo=UTC))) >= 0.95
     hits = idx.search(q[:1], 50, Filters(languages=("sv",), show_ids=("s0",)))[0]
@@ -89,7 +94,9 @@ def test_update_delete_persist_and_reload(tmp_path: Path, clustered) -> None:  #
     np.testing.assert_allclose(again.get_vectors(["d5"])["d5"], x[6])
 
 
-def test_crash_during_commit_leaves_previous_generation(tmp_path: Path, clustered, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_crash_during_commit_leaves_previous_generation(
+    tmp_path: Path, clustered, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     ids, x, payloads = clustered
     idx = FaissVectorIndex(tmp_path / "v", x.shape[1])
     idx.upsert(ids[:50], x[:50], payloads[:50])

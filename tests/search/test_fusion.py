@@ -1,3 +1,5 @@
+import pytest
+
 from podsearch.search.fusion import reciprocal_rank_fusion
 from podsearch.search.snippet import make_snippet
 
@@ -32,3 +34,21 @@ def test_snippet_prefers_matching_sentence() -> None:
     assert "portion sizes" in s and s.startswith("…")
     assert len(s) <= 84
     assert make_snippet("x", "short text") == "short text"
+
+
+def test_convex_fusion_hand_checked() -> None:
+    from podsearch.search.fusion import convex_fusion
+
+    dense = [("a", 0.9), ("b", 0.8)]
+    keyword = [("c", 10.0), ("b", 5.0)]
+    cos = {"a": 0.9, "b": 0.8, "c": 0.7}  # mean 0.8, std 0.08165
+    fused = convex_fusion(dense, keyword, cos, keyword_weight=0.5)
+    z = {d: (c - 0.8) / (0.02 / 3) ** 0.5 for d, c in cos.items()}
+    expect = {"a": z["a"], "b": z["b"] + 0.25, "c": z["c"] + 0.5}
+    assert [d for d, _, _ in fused] == sorted(expect, key=lambda d: -expect[d])
+    for d, s, _ in fused:
+        assert s == pytest.approx(expect[d])
+    assert dict((d, r) for d, _, r in fused) == {"a": [1, None], "b": [2, 2], "c": [None, 1]}
+    # with no keyword weight the dense order is kept exactly
+    assert [d for d, _, _ in convex_fusion(dense, keyword, cos, keyword_weight=0.0)] == [
+        "a", "b", "c"]  # fmt: skip

@@ -86,7 +86,10 @@ def register(app: typer.Typer) -> None:
         """Read a catalog into the index directory's store (new, changed, skipped rows)."""
         with Podsearch(index) as ps:
             report = ps.ingest(
-                catalog, fmt=fmt, mapping=_parse_mapping(mapping), id_prefix=id_prefix,
+                catalog,
+                fmt=fmt,
+                mapping=_parse_mapping(mapping),
+                id_prefix=id_prefix,
                 language=language,
             )
             reports = index / "reports"

@@ -22,9 +22,11 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Encode new and changed episodes and update the vector and keyword indexes."""
-        with Podsearch(index, model=model) as ps:
-            with progress_bar("encoding episodes", enabled=not quiet and not as_json) as bar:
-                report = ps.build_index(rebuild=rebuild, batch_size=batch_size, progress=bar)
+        with (
+            Podsearch(index, model=model) as ps,
+            progress_bar("encoding episodes", enabled=not quiet and not as_json) as bar,
+        ):
+            report = ps.build_index(rebuild=rebuild, batch_size=batch_size, progress=bar)
         if as_json:
             typer.echo(json.dumps(report.to_dict()))
             return

@@ -42,23 +42,32 @@ def print_result(res: SearchResult) -> None:
 
 
 def _batch(ps: Podsearch, path: Path, **kw: object) -> None:
+    """One JSON line out per line in, in order; a bad line answers with an error object."""
     lines = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
-    batch: list[tuple[str, str]] = []
+    batch: list[tuple[str, str | None, str]] = []  # (id, query, error)
+
+    def emit(qid: str, res: SearchResult | None, error: str = "") -> None:
+        body = {"id": qid, **res.to_dict()} if res else {"id": qid, "error": error, "hits": []}
+        typer.echo(json.dumps(body, ensure_ascii=False))
 
     def flush() -> None:
-        if not batch:
-            return
+        good = [(qid, q) for qid, q, _ in batch if q is not None]
+        answers: dict[int, SearchResult | str] = {}
         try:
-            results = ps.search_batch([q for _, q in batch], **kw)  # type: ignore[arg-type]
-            for (qid, _), res in zip(batch, results):
-                typer.echo(json.dumps({"id": qid, **res.to_dict()}, ensure_ascii=False))
-        except QueryError:  # one bad query: answer each one on its own
-            for qid, q in batch:
+            results = ps.search_batch([q for _, q in good], **kw)  # type: ignore[arg-type]
+            it = iter(results)
+            answers = {i: next(it) for i, (_, q, _) in enumerate(batch) if q is not None}
+        except QueryError:  # one bad query in the batch: answer each on its own
+            for i, (_, q, _) in enumerate(batch):
+                if q is None:
+                    continue
                 try:
-                    res = ps.search_batch([q], **kw)[0]  # type: ignore[arg-type]
-                    typer.echo(json.dumps({"id": qid, **res.to_dict()}, ensure_ascii=False))
+                    answers[i] = ps.search_batch([q], **kw)[0]  # type: ignore[arg-type]
                 except PodsearchError as e:
-                    typer.echo(json.dumps({"id": qid, "error": str(e), "hits": []}))
+                    answers[i] = str(e)
+        for i, (qid, _, error) in enumerate(batch):
+            a = answers.get(i, error)
+            emit(qid, a, "") if isinstance(a, SearchResult) else emit(qid, None, str(a))
         batch.clear()
 
     for n, line in enumerate(lines, start=1):
@@ -66,12 +75,9 @@ def _batch(ps: Podsearch, path: Path, **kw: object) -> None:
             continue
         try:
             obj = json.loads(line)
-            qid, q = str(obj.get("id", n)), obj["query"]
+            batch.append((str(obj.get("id", n)), str(obj["query"]), ""))
         except (ValueError, KeyError, AttributeError):
-            typer.echo(json.dumps({"id": str(n), "error": f"line {n}: expected "
-                                   '{"id": ..., "query": ...}', "hits": []}))
-            continue
-        batch.append((qid, q))
+            batch.append((str(n), None, f'line {n}: expected {{"id": ..., "query": ...}}'))
         if len(batch) >= 64:
             flush()
     flush()

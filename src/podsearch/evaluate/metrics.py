@@ -81,13 +81,13 @@ def evaluate_runs(
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     qrels_d = {q: {d: int(g) for d, g in docs.items()} for q, docs in qrels.items()}
     for name, run in runs.items():
-        run_d = {q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if q in qrels_d}
+        run_d = {
+            q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if q in qrels_d
+        }
         pq: dict[str, dict[str, float]] = {q: dict.fromkeys(names, 0.0) for q in qrels_d}
         for m in ir_measures.iter_calc(parsed, qrels_d, run_d):
             pq[m.query_id][str(m.measure)] = float(m.value)
-        systems[name] = {
-            n: sum(v[n] for v in pq.values()) / max(len(pq), 1) for n in names
-        }
+        systems[name] = {n: sum(v[n] for v in pq.values()) / max(len(pq), 1) for n in names}
         per_query[name] = pq
     return EvalReport(tuple(names), systems, per_query, len(qrels_d), title)
 
@@ -107,7 +107,7 @@ def search_run(
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
         results = ps.search_batch([q for _, q in chunk], k=k, mode=mode, filters=filters)
-        for (qid, _), res in zip(chunk, results):
+        for (qid, _), res in zip(chunk, results, strict=True):
             # Rank-derived scores: trec_eval sorts by score, and fused scores can tie.
             run[qid] = {h.episode_id: float(k - i) for i, h in enumerate(res.hits)}
     return run

@@ -73,9 +73,7 @@ class KeywordIndex(Protocol):
 
     def delete(self, ids: Sequence[str]) -> int: ...
 
-    def search(
-        self, query: str, k: int, filters: Filters | None = None
-    ) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Up to k (id, bm25 score) pairs, best first. Query syntax errors are not raised:
         the query is treated as plain words."""
         ...

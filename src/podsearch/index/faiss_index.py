@@ -242,8 +242,12 @@ class FaissVectorIndex:
                 params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
             scores, labels = self._hnsw.search(q, k_eff, params=params)
             return [
-                [(self._ids[int(lab)], float(s)) for s, lab in zip(srow, lrow) if lab >= 0]
-                for srow, lrow in zip(scores, labels)
+                [
+                    (self._ids[int(lab)], float(s))
+                    for s, lab in zip(srow, lrow, strict=True)
+                    if lab >= 0
+                ]
+                for srow, lrow in zip(scores, labels, strict=True)
             ]
 
     def _exact(self, q: np.ndarray, mask: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
@@ -270,7 +274,7 @@ class FaissVectorIndex:
         self._langs, self._shows, self._catv = langs, shows, catv
         self._grow(len(ids))
         self._vecs[: len(ids)] = vecs
-        for j, (doc_id, (lang, show, date, cats)) in enumerate(zip(ids, payloads)):
+        for j, (doc_id, (lang, show, date, cats)) in enumerate(zip(ids, payloads, strict=True)):
             self._slot[doc_id] = j
             self._ids.append(doc_id)
             self._lang[j], self._show[j], self._date[j] = lang, show, date

@@ -198,9 +198,7 @@ class TantivyKeywordIndex:
             )
         return qs
 
-    def search(
-        self, query: str, k: int, filters: Filters | None = None
-    ) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         text = prepare_query(query)
         if not text:
             return []

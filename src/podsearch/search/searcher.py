@@ -15,7 +15,7 @@ from podsearch.encode.base import Encoder
 from podsearch.errors import QueryError
 from podsearch.index.base import KeywordIndex, VectorIndex
 from podsearch.models import SEARCH_MODES, Episode, Filters, Hit, SearchResult
-from podsearch.search.fusion import RRF_K, reciprocal_rank_fusion
+from podsearch.search.fusion import RRF_K, convex_fusion, reciprocal_rank_fusion
 from podsearch.search.snippet import make_snippet
 
 MAX_QUERY_CHARS = 1000
@@ -48,19 +48,29 @@ def check_page(k: int, offset: int, mode: str) -> None:
         raise QueryError(f"unknown mode {mode!r}; use one of: {', '.join(SEARCH_MODES)}")
 
 
+FUSION_METHODS = ("rrf", "convex")
+
+
 @dataclass(frozen=True, slots=True)
 class FusionSettings:
-    """Hybrid fusion: weighted reciprocal rank fusion.
+    """How hybrid search fuses the dense and keyword candidates.
 
-    ``keyword_weight`` < 1 lets BM25 promote a document the dense retriever also found, or add
-    an exact-word match, without letting keyword noise (common with paraphrased or
-    cross-lingual queries) push the dense retriever's best results down.
+    ``rrf``: weighted reciprocal rank fusion, sum of w / (k + rank).
+    ``convex``: z-scored true cosine of every candidate + ``keyword_weight`` * BM25 / best BM25
+    (see ``fusion.convex_fusion``). bench/fusion_bench.py measures both on real queries.
     """
 
+    method: str = "convex"
     k: int = RRF_K
     dense_weight: float = 1.0
     keyword_weight: float = 0.5
     depth: int = 100  # candidates taken from each retriever before fusing
+
+    def __post_init__(self) -> None:
+        if self.method not in FUSION_METHODS:
+            raise QueryError(
+                f"unknown fusion method {self.method!r}; use one of {FUSION_METHODS}"
+            )
 
 
 class QueryVectorCache:
@@ -82,13 +92,13 @@ class QueryVectorCache:
         if missing:
             vecs = encode(missing)
             with self._lock:
-                for q, v in zip(missing, vecs):
+                for q, v in zip(missing, vecs, strict=True):
                     self._d[q] = v
                     self._d.move_to_end(q)
                 while len(self._d) > self.size:
                     self._d.popitem(last=False)
                 found = {q: self._d.get(q) for q in queries}
-            local = dict(zip(missing, vecs))
+            local = dict(zip(missing, vecs, strict=True))
             return np.stack([found[q] if found[q] is not None else local[q] for q in queries])
         with self._lock:
             for q in queries:
@@ -137,6 +147,7 @@ class Searcher:
         depth = max(need, self.fusion.depth) if mode == "hybrid" else need
         timings: dict[str, float] = {}
         dense: list[list[tuple[str, float]]] = [[] for _ in cleaned]
+        qv = np.zeros((0, 0), dtype=np.float32)
         keyword: list[list[tuple[str, float]]] = [[] for _ in cleaned]
         if mode in ("dense", "hybrid"):
             t0 = time.perf_counter()
@@ -152,16 +163,23 @@ class Searcher:
             keyword = [kw.search(q, depth, filters) for q in cleaned]
             timings["keyword_ms"] = (time.perf_counter() - t0) * 1000 / len(cleaned)
         results = []
-        for q, d_run, k_run in zip(cleaned, dense, keyword):
+        for qi, (q, d_run, k_run) in enumerate(zip(cleaned, dense, keyword, strict=True)):
             t0 = time.perf_counter()
             if mode == "dense":
                 ranked = [(i, s, [r, None]) for r, (i, s) in enumerate(d_run, start=1)]
             elif mode == "keyword":
                 ranked = [(i, s, [None, r]) for r, (i, s) in enumerate(k_run, start=1)]
-            else:
+            elif self.fusion.method == "rrf":
                 f = self.fusion
                 ranked = reciprocal_rank_fusion(
                     [d_run, k_run], weights=[f.dense_weight, f.keyword_weight], k=f.k
+                )
+            else:
+                ranked = convex_fusion(
+                    d_run,
+                    k_run,
+                    self._cosines(qv[qi], d_run, k_run),
+                    keyword_weight=self.fusion.keyword_weight,
                 )
             page = ranked[offset:need]
             eps = self._lookup([i for i, _, _ in page])
@@ -175,6 +193,23 @@ class Searcher:
             t["fuse_hydrate_ms"] = (time.perf_counter() - t0) * 1000
             results.append(SearchResult(q, mode, k, offset, tuple(hits), t))
         return results
+
+
+    def _cosines(
+        self,
+        qv: np.ndarray,
+        dense: list[tuple[str, float]],
+        keyword: list[tuple[str, float]],
+    ) -> dict[str, float]:
+        """True cosine of every candidate: dense ones carry it, keyword-only ones are fetched."""
+        cos = dict(dense)
+        missing = [d for d, _ in keyword if d not in cos]
+        if missing:
+            vecs = self._vectors().get_vectors(missing)
+            for d in missing:
+                v = vecs.get(d)
+                cos[d] = float(v @ qv) if v is not None else -1.0
+        return cos
 
 
 def _hit(ep: Episode, query: str, score: float, rank: int, ranks: list[int | None]) -> Hit:
