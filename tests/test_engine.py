@@ -144,3 +144,26 @@ def test_id_conflict_between_catalogs_is_skipped_with_advice(tmp_path: Path) -> 
     assert r2.imported == 8
     with open(b / "episodes.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 8
+
+
+def test_hub_scores_are_stored_refreshed_and_change_dense_ranking(engine: Podsearch) -> None:
+    hub = engine.store.hub_scores([f"e{i}" for i in range(1, 9)])
+    assert len(hub) == 8 and all(-1.0 <= v <= 1.0 for v in hub.values())
+    assert (engine.index_dir / "hub-probes.npy").exists()
+    plain = top(engine, "sourdough bread baker", mode="dense", k=8)
+    # Make the best match a "hub": a huge hub score must push it down the dense ranking.
+    engine.store.set_hub_scores([(plain[0], 10.0)])
+    assert top(engine, "sourdough bread baker", mode="dense", k=8)[-1] == plain[0]
+    engine.delete([plain[0]])
+    assert plain[0] not in engine.store.hub_scores([plain[0]])
+
+
+def test_hubness_can_be_switched_off(tmp_path: Path, tiny_catalog: Path) -> None:
+    from podsearch.search.searcher import FusionSettings
+
+    ps = Podsearch(tmp_path / "ix", encoder=FakeEncoder(), fusion=FusionSettings(hubness_beta=0))
+    ps.ingest(tiny_catalog)
+    ps.build_index()
+    before = top(ps, "sourdough bread baker", mode="dense", k=8)
+    ps.store.set_hub_scores([(before[0], 10.0)])
+    assert top(ps, "sourdough bread baker", mode="dense", k=8) == before

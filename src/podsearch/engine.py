@@ -10,6 +10,7 @@ Layout of an index directory::
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,16 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from podsearch.encode.base import Encoder
 from podsearch.errors import IndexStateError, NotFoundError
 from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
 from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchResult
+from podsearch.search.hubness import hub_scores
 from podsearch.search.searcher import FusionSettings, Searcher
 from podsearch.store import CatalogStore
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
+
+HUB_PROBES = 2000  # query-like probes (episode titles) for hubness scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,7 @@ class Podsearch:
             vectors=self._vector_index_for_search,
             keywords=self.keyword_index,
             lookup=self.store.get_many,
+            hub_scores=self.store.hub_scores,
             fusion=fusion,
         )
 
@@ -225,6 +232,7 @@ class Podsearch:
             kw = self.keyword_index()
             self.store.set_meta("model", enc.name)
             self.store.set_meta("dim", str(enc.dim))
+            probes, refresh_all = self._hub_probes(enc, rebuilt)
             encode_s = 0.0
             done = 0
             if progress:
@@ -240,6 +248,7 @@ class Podsearch:
                 ids = [ep.episode_id for ep in eps]
                 payloads = [DocPayload.of(ep) for ep in eps]
                 vi.upsert(ids, vecs, payloads)
+                self.store.set_hub_scores(zip(ids, hub_scores(vecs, probes).tolist(), strict=True))
                 kw.upsert(
                     [
                         KeywordDoc(ep.episode_id, ep.title, ep.text, p)
@@ -250,6 +259,8 @@ class Podsearch:
                 kw.commit()
                 self.store.mark_indexed([(ep.episode_id, h) for ep, h in chunk])
                 done += len(chunk)
+            if refresh_all:
+                self._refresh_hub_scores(vi, probes)
             self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
             return IndexReport(
                 encoded=done,
@@ -261,6 +272,38 @@ class Podsearch:
                 seconds=time.perf_counter() - t_start,
             )
 
+    def _hub_probes(self, enc: Encoder, rebuilt: bool) -> tuple[np.ndarray, bool]:
+        """The probe vectors for hubness scores, made anew for a new model or when the catalog
+        has doubled since they were sampled. Returns (probes, whether to re-score everyone)."""
+        path = self.index_dir / "hub-probes.npy"
+        made_at = int(self.store.get_meta("hub_probes_at") or 0)
+        n = self.store.count()
+        stale = (
+            rebuilt
+            or not path.exists()
+            or self.store.get_meta("hub_probes_model") != enc.name
+            or (n >= 2 * made_at and made_at < HUB_PROBES)
+        )
+        if not stale:
+            return np.load(path), False
+        probes = enc.encode_queries(self.store.sample_titles(HUB_PROBES))
+        tmp = path.with_name("hub-probes.tmp.npy")
+        np.save(tmp, probes)
+        os.replace(tmp, path)
+        self.store.set_meta("hub_probes_model", enc.name)
+        self.store.set_meta("hub_probes_at", str(n))
+        return probes, True
+
+    def _refresh_hub_scores(self, vi: VectorIndex, probes: np.ndarray) -> None:
+        ids = vi.ids()
+        for start in range(0, len(ids), 4096):
+            chunk = ids[start : start + 4096]
+            vecs = vi.get_vectors(chunk)
+            have = [i for i in chunk if i in vecs]
+            if have:
+                m = np.stack([vecs[i] for i in have])
+                self.store.set_hub_scores(zip(have, hub_scores(m, probes).tolist(), strict=True))
+
     def _reset_vectors(self) -> None:
         import shutil
 
@@ -269,6 +312,7 @@ class Podsearch:
             self._vectors = None
         shutil.rmtree(self.index_dir / "vectors", ignore_errors=True)
         self.store.mark_all_unindexed()
+        self.store.clear_hub_scores()
         self.store.set_meta("dim", "0")
 
     # -- search -------------------------------------------------------------------------
@@ -333,9 +377,7 @@ def _encode_in_batches(
     progress: ProgressFn | None,
     done: int,
     total: int,
-):  # type: ignore[no-untyped-def]
-    import numpy as np
-
+) -> np.ndarray:
     if not texts:
         return np.zeros((0, enc.dim), dtype=np.float32)
     step = max(batch_size * 8, 256)

@@ -197,11 +197,15 @@ class IngestReport:
     def balanced(self) -> bool:
         return self.imported + self.updated + self.unchanged + self.skipped_count == self.read
 
-    def to_dict(self) -> dict[str, object]:
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Skipped rows counted by reason kind (the text before the first colon)."""
         reasons: dict[str, int] = {}
         for s in self.skipped:
             key = s.reason.split(":")[0]
             reasons[key] = reasons.get(key, 0) + 1
+        return dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
+
+    def to_dict(self) -> dict[str, object]:
         return {
             "source": self.source,
             "read": self.read,
@@ -209,7 +213,7 @@ class IngestReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "skipped": self.skipped_count,
-            "skipped_by_reason": reasons,
+            "skipped_by_reason": self.skipped_by_reason(),
             "skipped_rows": [
                 {"where": s.where, "reason": s.reason, "record_id": s.record_id}
                 for s in self.skipped

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS episodes (
 CREATE INDEX IF NOT EXISTS episodes_show ON episodes(show_id);
 CREATE INDEX IF NOT EXISTS episodes_lang ON episodes(language);
 CREATE TABLE IF NOT EXISTS tombstones (episode_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS hubness (episode_id TEXT PRIMARY KEY, score REAL NOT NULL);
 """
 
 _EP_COLS = (
@@ -330,6 +331,7 @@ class CatalogStore:
                 n = cur.execute("DELETE FROM episodes WHERE episode_id=?", (eid,)).rowcount
                 if n:
                     found.append(eid)
+                    cur.execute("DELETE FROM hubness WHERE episode_id=?", (eid,))
                     cur.execute("INSERT OR IGNORE INTO tombstones(episode_id) VALUES(?)", (eid,))
             cur.execute(
                 "DELETE FROM shows WHERE show_id NOT IN (SELECT DISTINCT show_id FROM episodes)"
@@ -339,6 +341,40 @@ class CatalogStore:
             cur.execute("ROLLBACK")
             raise
         return found
+
+    @_locked
+    def sample_titles(self, n: int, seed: int = 0) -> list[str]:
+        """Up to ``n`` episode titles, a seeded sample (query-like probes for hubness)."""
+        from podsearch.search.hubness import pick_probe_texts
+
+        titles = [r[0] for r in self._db.execute("SELECT title FROM episodes")]
+        return pick_probe_texts(titles, n, seed)
+
+    @_locked
+    def set_hub_scores(self, pairs: Iterable[tuple[str, float]]) -> None:
+        self._db.executemany(
+            "INSERT INTO hubness(episode_id, score) VALUES(?, ?) "
+            "ON CONFLICT(episode_id) DO UPDATE SET score=excluded.score",
+            [(e, float(v)) for e, v in pairs],
+        )
+
+    @_locked
+    def hub_scores(self, episode_ids: Sequence[str]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        ids = list(dict.fromkeys(episode_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                self._db.execute(
+                    f"SELECT episode_id, score FROM hubness WHERE episode_id IN ({marks})", chunk
+                ).fetchall()
+            )
+        return out
+
+    @_locked
+    def clear_hub_scores(self) -> None:
+        self._db.execute("DELETE FROM hubness")
 
     @_locked
     def tombstones(self) -> list[str]:

@@ -42,13 +42,13 @@ def print_ingest_report(report: IngestReport, report_path: Path | None) -> None:
     ):
         t.add_row(label, str(value))
     console.print(t)
-    reasons = report.to_dict()["skipped_by_reason"]
+    reasons = report.skipped_by_reason()
     if reasons:
         r = Table(title="skipped rows by reason")
         r.add_column("reason")
         r.add_column("rows", justify="right")
         r.add_column("example")
-        for reason, n in sorted(reasons.items(), key=lambda kv: -int(kv[1])):  # type: ignore[union-attr]
+        for reason, n in reasons.items():
             ex = next(s for s in report.skipped if s.reason.split(":")[0] == reason)
             r.add_row(reason, str(n), f"{ex.where}: {ex.reason}"[:100])
         console.print(r)

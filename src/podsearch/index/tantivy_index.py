@@ -163,7 +163,7 @@ class TantivyKeywordIndex:
             n = 0
             for i in ids:
                 q = tantivy.Query.term_query(self._schema, "doc_id", i)
-                n += 1 if searcher.search(q, limit=1).count else 0
+                n += 1 if searcher.search(q, limit=1).hits else 0
                 w.delete_documents_by_term("doc_id", i)
             return n
 
