@@ -154,16 +154,18 @@ class Searcher:
         qv = np.zeros((0, 0), dtype=np.float32)
         keyword: list[list[tuple[str, float]]] = [[] for _ in cleaned]
         if mode in ("dense", "hybrid"):
+            self._encoder()  # load lazily *before* timing: timings are per-query work only
+            vectors = self._vectors()
             t0 = time.perf_counter()
             qv = self.encode_queries(cleaned)
             t1 = time.perf_counter()
-            dense = self._vectors().search(qv, depth, filters)
+            dense = vectors.search(qv, depth, filters)
             t2 = time.perf_counter()
             timings["encode_ms"] = (t1 - t0) * 1000 / len(cleaned)
             timings["dense_ms"] = (t2 - t1) * 1000 / len(cleaned)
         if mode in ("keyword", "hybrid"):
-            t0 = time.perf_counter()
             kw = self._keywords()
+            t0 = time.perf_counter()
             keyword = [kw.search(q, depth, filters) for q in cleaned]
             timings["keyword_ms"] = (time.perf_counter() - t0) * 1000 / len(cleaned)
         results = []
