@@ -70,6 +70,8 @@ class Podsearch:
     ``model`` is an alias (``me5-small``, ``minilm``), a Hugging Face name or a local path;
     ``None`` means the model the index was built with, else the default (``me5-small``).
     Pass ``encoder`` to use an Encoder object directly (tests use the fake one).
+    ``backend``: ``torch`` or ``onnx-int8`` (about 2x faster on CPU, within a point of recall;
+    both put vectors in the same space, so an index built with one is searched with the other).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class Podsearch:
         *,
         model: str | None = None,
         encoder: Encoder | None = None,
+        backend: str = "torch",
         fusion: FusionSettings | None = None,
         commit_every: int = 2048,
     ) -> None:
@@ -86,6 +89,7 @@ class Podsearch:
         self.store = CatalogStore(self.index_dir / "catalog.sqlite")
         self._encoder = encoder
         self._model_arg = model
+        self._backend = backend
         self._vectors: VectorIndex | None = None
         self._keywords: KeywordIndex | None = None
         self._lock = threading.RLock()
@@ -121,7 +125,7 @@ class Podsearch:
             if self._encoder is None:
                 from podsearch.encode import load_encoder
 
-                self._encoder = load_encoder(self.model_name)
+                self._encoder = load_encoder(self.model_name, backend=self._backend)
             return self._encoder
 
     def vector_index(self, dim: int | None = None) -> VectorIndex:

@@ -29,6 +29,10 @@ ModelOpt = typer.Option(
     help="Encoder: me5-small (default), minilm, a Hugging Face name or a local model path.",
 )
 
+BackendOpt = typer.Option(
+    "torch", "--backend", help="Encoder runtime: torch, or onnx-int8 (faster on CPU)."
+)
+
 
 def parse_date(value: str | None, *, end: bool = False) -> datetime | None:
     if not value:

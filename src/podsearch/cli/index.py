@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from podsearch.cli.common import IndexOpt, ModelOpt, console, progress_bar
+from podsearch.cli.common import BackendOpt, IndexOpt, ModelOpt, console, progress_bar
 from podsearch.engine import Podsearch
 
 
@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     def index_cmd(
         index: Path = IndexOpt,
         model: str = ModelOpt,
+        backend: str = BackendOpt,
         rebuild: bool = typer.Option(False, "--rebuild", help="Re-encode every episode."),
         batch_size: int = typer.Option(32, "--batch-size", min=1, max=1024),
         as_json: bool = typer.Option(False, "--json"),
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Encode new and changed episodes and update the vector and keyword indexes."""
         with (
-            Podsearch(index, model=model) as ps,
+            Podsearch(index, model=model, backend=backend) as ps,
             progress_bar("encoding episodes", enabled=not quiet and not as_json) as bar,
         ):
             report = ps.build_index(rebuild=rebuild, batch_size=batch_size, progress=bar)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from podsearch.cli.common import IndexOpt, ModelOpt, console, make_filters
+from podsearch.cli.common import BackendOpt, IndexOpt, ModelOpt, console, make_filters
 from podsearch.engine import Podsearch
 from podsearch.errors import PodsearchError, QueryError
 from podsearch.models import SearchResult
@@ -101,11 +101,12 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
         model: str = ModelOpt,
+        backend: str = BackendOpt,
     ) -> None:
         """Search the index in natural language (dense, keyword or hybrid)."""
         filters = make_filters(lang, show, category, date_from, date_to)
         kw = {"k": k, "offset": offset, "mode": mode, "filters": filters}
-        with Podsearch(index, model=model) as ps:
+        with Podsearch(index, model=model, backend=backend) as ps:
             if queries is not None:
                 _batch(ps, queries, **kw)
                 return
