@@ -1,0 +1,83 @@
+"""The onnx-int8 backend: export once, cache atomically, agree with PyTorch."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from encode_helpers import (
+    assert_ranks_relevant_first,
+    assert_unit_rows,
+    cosine_rows,
+    make_tiny_model,
+)
+
+from podsearch.encode import load_encoder
+from podsearch.encode.onnx import CONFIG_FILE, MODEL_FILE, OnnxEncoder
+
+TEXTS = [
+    "How to stay healthy over Christmas: a doctor on holiday dinners.",
+    "Cómo mantenerse sano en Navidad.",
+    "Baking sourdough bread with a master baker, episode 12.",
+    "Schwarze Löcher: wie Astronomen sie fotografieren.",
+    "",
+]
+
+
+def test_tiny_model_export_is_cached_and_agrees_with_torch(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
+    src = make_tiny_model(tmp_path / "tiny-bert")
+    onnx_enc = load_encoder(str(src), backend="onnx-int8", max_seq_length=32)
+    assert isinstance(onnx_enc, OnnxEncoder)
+    (entry,) = (isolated_cache / "models").iterdir()
+    assert entry.name.startswith("tiny-bert-") and entry.name.endswith("-onnx-int8")
+    assert (entry / MODEL_FILE).is_file()
+    assert not list(entry.glob("model_fp32*")) and not list(entry.glob("model_fused*"))
+    cfg = json.loads((entry / CONFIG_FILE).read_text())
+    assert cfg["pooling"] == "mean" and cfg["dim"] == 32
+    assert [p.name for p in (isolated_cache / "models").iterdir()] == [entry.name]  # no temp left
+
+    torch_enc = load_encoder(str(src), max_seq_length=32)
+    docs = ["how to stay healthy over christmas", "sourdough bread baker", "black hole"]
+    a, b = torch_enc.encode_documents(docs), onnx_enc.encode_documents(docs)
+    assert_unit_rows(b, 32, 3)
+    assert cosine_rows(a, b).min() > 0.97
+    assert onnx_enc.encode_queries([]).shape == (0, 32)
+
+    mtime = (entry / MODEL_FILE).stat().st_mtime
+    again = load_encoder(str(src), backend="onnx-int8")  # reuses the cache: no re-export
+    assert (entry / MODEL_FILE).stat().st_mtime == mtime
+    np.testing.assert_allclose(again.encode_documents(docs), b, atol=1e-6)
+
+
+# Dynamic int8 costs MiniLM more (2 tokens of an empty text: ~0.975); retrieval is unchanged
+# (bench/results/encode_throughput.md). mE5-small, the default, stays above 0.98 everywhere.
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("alias", "worst", "mean"), [("me5-small", 0.98, 0.99), ("minilm", 0.96, 0.98)]
+)
+def test_onnx_int8_agrees_with_torch(alias: str, worst: float, mean: float) -> None:
+    torch_enc = load_encoder(alias)
+    onnx_enc = load_encoder(alias, backend="onnx-int8")
+    assert onnx_enc.name == torch_enc.name == alias
+    assert onnx_enc.dim == torch_enc.dim == 384
+    for encode in ("encode_documents", "encode_queries"):
+        a = getattr(torch_enc, encode)(TEXTS)
+        b = getattr(onnx_enc, encode)(TEXTS)
+        assert_unit_rows(b, 384, len(TEXTS))
+        cos = cosine_rows(a, b)
+        assert cos.min() > worst and cos.mean() > mean, (alias, encode, cos)
+    assert_ranks_relevant_first(onnx_enc)
+
+
+@pytest.mark.integration
+def test_onnx_int8_loads_fast_from_the_cache() -> None:
+    load_encoder("me5-small", backend="onnx-int8")  # export on first use
+    t = time.perf_counter()
+    enc = load_encoder("me5-small", backend="onnx-int8")
+    assert time.perf_counter() - t < 30  # no re-export (that takes a minute or more)
+    assert enc.encode_queries(["a query"]).shape == (1, 384)
