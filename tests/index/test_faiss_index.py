@@ -133,3 +133,33 @@ def test_dimension_mismatch_is_a_clear_error(tmp_path: Path, clustered) -> None:
     idx.commit()
     with pytest.raises(IndexStateError, match="--rebuild"):
         FaissVectorIndex(tmp_path / "v", 16)
+
+
+def test_selector_walk_keeps_recall_for_scattered_filters(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]
+    """Force the HNSW + IDSelectorBitmap path (no exact fallback) on a filter that keeps 14%
+    of vectors scattered over all clusters."""
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1], exact_max=0, exact_fraction=0.0)
+    idx.upsert(ids, x, payloads)
+    rng = np.random.default_rng(2)
+    q = unit(x[rng.integers(0, len(x), 100)] + 0.2 * rng.normal(size=(100, x.shape[1])))
+    health = np.array(["Health" in p.categories for p in payloads])
+    assert recall(idx, x, q, health, Filters(categories=("health",))) >= 0.95
+
+
+def test_filters_use_exact_search_up_to_exact_max(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1], exact_max=1000, exact_fraction=0.0)
+    idx.upsert(ids, x, payloads)
+    calls: list[int] = []
+    real = idx._exact
+
+    def spy(q, mask, k):  # type: ignore[no-untyped-def]
+        calls.append(int(mask.sum()))
+        return real(q, mask, k)
+
+    idx._exact = spy  # type: ignore[method-assign]
+    idx.search(x[:1], 5, Filters(categories=("health",)))  # 500 allowed -> exact
+    idx.search(x[:1], 5, Filters(categories=("music",)))  # 4500 allowed -> HNSW walk
+    idx.search(x[:1], 5)  # unfiltered -> HNSW
+    assert calls == [500]

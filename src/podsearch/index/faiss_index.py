@@ -4,9 +4,11 @@ Why this design:
 - HNSW answers unfiltered queries in well under a millisecond at recall ~0.95+.
 - Filters are applied *inside* the graph walk with an ``IDSelectorBitmap`` (no post-filtering,
   so no empty pages), with ``efSearch`` raised as the filter gets more selective.
-- When a filter keeps few vectors (``exact_fraction`` of the index or ``exact_max`` vectors),
-  graph search loses recall because the allowed points are disconnected: we then do exact
-  search over just the allowed vectors, which is both exact and cheap (few vectors).
+- When a filter keeps up to ``exact_max`` vectors (or ``exact_fraction`` of a large index),
+  we search just the allowed vectors exactly: cheap (20k x 384 is a few ms) and exact. Graph
+  search under a filter loses recall when the allowed points sit apart from the query's
+  region: a language filter kept 10% of a real index and HNSW found only 0.62 of the exact
+  top 10 (bench/results/search_bench.md), while a 1% filter under exact search found all.
 - Updates and deletes mark the old slot dead (the graph skips it through the same selector);
   ``commit`` compacts once dead slots pass ``compact_fraction``.
 - Each commit writes a new generation directory and then atomically swaps the ``CURRENT``
@@ -230,7 +232,7 @@ class FaissVectorIndex:
             if allowed == 0:
                 return [[] for _ in range(len(q))]
             k_eff = min(k, allowed)
-            if allowed <= min(self.exact_max, max(k_eff, self.exact_fraction * n)):
+            if allowed < n and allowed <= max(self.exact_max, self.exact_fraction * n):
                 return self._exact(q, mask, k_eff)
             if allowed == n:
                 params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k_eff))
