@@ -243,11 +243,13 @@ def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
     return app
 
 
-def create_app_from_dir(index_dir: str | Path, model: str | None = None) -> FastAPI:
+def create_app_from_dir(
+    index_dir: str | Path, model: str | None = None, backend: str = "torch"
+) -> FastAPI:
     """Open the index at ``index_dir`` (used by ``podsearch serve``); the app closes it."""
     from podsearch.engine import Podsearch
 
-    return create_app(Podsearch(index_dir, model=model), close_engine=True)
+    return create_app(Podsearch(index_dir, model=model, backend=backend), close_engine=True)
 
 
 def _version() -> str:

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import typer
 
-from podsearch.cli.common import IndexOpt, ModelOpt, console, err_console, progress_bar
+from podsearch.cli.common import BackendOpt, IndexOpt, ModelOpt, console, err_console, progress_bar
 from podsearch.cli.search import print_result
 
 
-def _serve(index: Path, model: str | None, host: str, port: int) -> None:
+def _serve(index: Path, model: str | None, host: str, port: int, backend: str = "torch") -> None:
     import uvicorn
 
     from podsearch.api import create_app_from_dir
 
-    app = create_app_from_dir(index, model=model)
+    app = create_app_from_dir(index, model=model, backend=backend)
     console.print(f"podsearch web page: http://{host}:{port}/  (OpenAPI schema: /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -25,11 +25,12 @@ def register(app: typer.Typer) -> None:
     def serve(
         index: Path = IndexOpt,
         model: str = ModelOpt,
+        backend: str = BackendOpt,
         host: str = typer.Option("127.0.0.1", "--host"),
         port: int = typer.Option(8000, "--port"),
     ) -> None:
         """Serve the HTTP API and the web page."""
-        _serve(index, model, host, port)
+        _serve(index, model, host, port, backend)
 
     @app.command()
     def demo(
