@@ -104,8 +104,9 @@ def _header(res: dict[str, Any]) -> list[str]:
             + (f"; other busy processes seen: {sorted(others)}" if others else "")
         )
     if res["indexing"].get("reused"):
-        L.append(f"- Index reused (built {res['indexing']['built_at']}): the indexing numbers "
-                 "are from that build")  # fmt: skip
+        ix = res["indexing"]
+        L.append(f"- Index reused: built {ix['built_at']} by `{ix.get('command', '?')}`; the "
+                 "indexing numbers are from that build")  # fmt: skip
     return L + [""]
 
 
