@@ -223,17 +223,19 @@ class CatalogStore:
         ).fetchone()
         return _row_to_episode(row) if row else None
 
-    @_locked
-    def get_many(self, episode_ids: Sequence[str]) -> dict[str, Episode]:
-        out: dict[str, Episode] = {}
+    def _rows_for_ids(self, select: str, episode_ids: Sequence[str]) -> Iterator[tuple]:
+        """Rows of ``select ... WHERE episode_id IN (ids)``, in chunks under SQLite's limit."""
         ids = list(dict.fromkeys(episode_ids))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(
-                f"SELECT {_EP_COLS} FROM episodes WHERE episode_id IN ({marks})", chunk
-            ):
-                out[row[0]] = _row_to_episode(row)
+            yield from self._db.execute(f"{select} WHERE episode_id IN ({marks})", chunk)
+
+    @_locked
+    def get_many(self, episode_ids: Sequence[str]) -> dict[str, Episode]:
+        out: dict[str, Episode] = {}
+        for row in self._rows_for_ids(f"SELECT {_EP_COLS} FROM episodes", episode_ids):
+            out[row[0]] = _row_to_episode(row)
         return out
 
     @_locked
@@ -360,17 +362,7 @@ class CatalogStore:
 
     @_locked
     def hub_scores(self, episode_ids: Sequence[str]) -> dict[str, float]:
-        out: dict[str, float] = {}
-        ids = list(dict.fromkeys(episode_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self._db.execute(
-                    f"SELECT episode_id, score FROM hubness WHERE episode_id IN ({marks})", chunk
-                ).fetchall()
-            )
-        return out
+        return dict(self._rows_for_ids("SELECT episode_id, score FROM hubness", episode_ids))
 
     @_locked
     def clear_hub_scores(self) -> None:
