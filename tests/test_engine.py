@@ -167,3 +167,11 @@ def test_hubness_can_be_switched_off(tmp_path: Path, tiny_catalog: Path) -> None
     before = top(ps, "sourdough bread baker", mode="dense", k=8)
     ps.store.set_hub_scores([(before[0], 10.0)])
     assert top(ps, "sourdough bread baker", mode="dense", k=8) == before
+
+
+def test_warm_up_loads_everything_before_the_first_query(engine: Podsearch) -> None:
+    engine.searcher.cache = type(engine.searcher.cache)(16)
+    engine.warm_up()
+    assert engine.searcher.cache.misses == 1
+    engine.search("bread", mode="dense")
+    assert engine.searcher.cache.misses == 2

@@ -160,6 +160,13 @@ class Podsearch:
                 self._keywords = TantivyKeywordIndex(self.index_dir / "keyword")
             return self._keywords
 
+    def warm_up(self) -> None:
+        """Load the model and open the indexes now, so the first query is not the slow one."""
+        self.keyword_index()
+        if self.indexed_model is not None:
+            self._vector_index_for_search()
+            self.searcher.encode_queries(["warm up"])
+
     # -- catalog ------------------------------------------------------------------------
     def ingest(
         self,

@@ -16,6 +16,8 @@ def _serve(index: Path, model: str | None, host: str, port: int, backend: str = 
     from podsearch.api import create_app_from_dir
 
     app = create_app_from_dir(index, model=model, backend=backend)
+    err_console.print("loading the model and indexes…")
+    app.state.engine.warm_up()
     console.print(f"podsearch web page: http://{host}:{port}/  (OpenAPI schema: /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
