@@ -7,12 +7,11 @@ their ``http_status``. Every error body is ``{"error": <type>, "detail": <messag
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,7 +46,6 @@ PAGE_CSP = (
     "frame-ancestors 'none'"
 )
 
-T = TypeVar("T")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Not found"},
@@ -91,19 +89,13 @@ def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
     ``close_engine``: close the engine when the app shuts down (when the app owns it).
     """
     # Engine reads are thread-safe (the store serialises its SQLite connection, the indexes
-    # lock their own state), so searches from the thread pool run concurrently; the lock only
-    # keeps shutdown from closing the engine under a running request.
-    lock = threading.RLock()
-
-    def call(fn: Callable[[], T]) -> T:
-        return fn()
+    # lock their own state), so plain ``def`` endpoints search concurrently in the thread pool.
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         if close_engine:
-            with lock:
-                engine.close()
+            engine.close()
 
     app = FastAPI(
         title="podsearch",
@@ -145,10 +137,8 @@ def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
 
     def run_search(req: SearchRequest) -> dict[str, Any]:
         t0 = time.perf_counter()
-        result = call(
-            lambda: engine.search(
-                req.q, k=req.k, offset=req.offset, mode=req.mode, filters=req.filters()
-            )
+        result = engine.search(
+            req.q, k=req.k, offset=req.offset, mode=req.mode, filters=req.filters()
         )
         body = result.to_dict()
         body["took_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
@@ -185,7 +175,7 @@ def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
     )
     def get_episode(episode_id: str) -> dict[str, Any]:
         """The full record of one episode; 404 when the id is unknown."""
-        return episode_to_dict(call(lambda: engine.episode(episode_id)))
+        return episode_to_dict(engine.episode(episode_id))
 
     @app.get(
         "/api/health",
@@ -197,7 +187,7 @@ def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
     def health() -> Any:
         """`ok` with the index size and model, or 503 when the index cannot be read."""
         try:
-            stats = call(engine.stats)
+            stats = engine.stats()
         except PodsearchError as exc:
             return JSONResponse(
                 {"status": "error", "error": type(exc).__name__, "detail": str(exc)},
@@ -214,7 +204,7 @@ def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
     @app.get("/api/facets", response_model=FacetsOut, tags=["meta"], summary="Filter values")
     def facets() -> dict[str, Any]:
         """Languages and categories with episode counts, for the filter controls."""
-        stats = call(engine.stats)
+        stats = engine.stats()
         return {
             "languages": facet_list(stats.get("languages")),
             "categories": facet_list(stats.get("categories")),

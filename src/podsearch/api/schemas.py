@@ -9,10 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from podsearch.models import Episode, Filters
+from podsearch.search.searcher import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 
-MAX_QUERY_CHARS = 1000
-MAX_K = 100
-MAX_OFFSET = 1000
 MAX_FILTER_VALUES = 50
 MAX_FILTER_VALUE_CHARS = 200
 
