@@ -18,12 +18,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from podsearch import Podsearch
 from podsearch.evaluate import evaluate_runs
 from podsearch.search.fusion import convex_fusion, reciprocal_rank_fusion
-from podsearch.search.hubness import hub_scores, pick_probe_texts
 
 PREFIX = {"listennotes": "ln:", "taddy": "taddy:", "spotify": "spotify:", "sommar": "sommar:"}
 MEASURES = ("R@1", "R@10", "R@30", "RR@30", "nDCG@10")
@@ -48,7 +45,6 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=Path("var/bench/index"))
     ap.add_argument("--queries", type=Path, default=Path("eval/queries/curated.jsonl"))
     ap.add_argument("--out", type=Path, default=Path("bench/results/fusion_bench"))
-    ap.add_argument("--probes", type=int, default=2000)
     args = ap.parse_args()
     t0 = time.time()
     ps = Podsearch(args.index)
@@ -57,12 +53,11 @@ def main() -> None:
     qids = list(texts)
     qv = ps.searcher.encode_queries([texts[q] for q in qids])
 
-    # Hub scores of every indexed document against title probes (what the index would store).
+    # The hub scores `podsearch index` stored: exactly what search re-ranks with.
     ids = vi.ids()
-    docs = np.stack([v for v in vi.get_vectors(ids).values()])
-    titles = [e.title for e in ps.store.get_many(ids).values()]
-    probes = ps.encoder().encode_queries(pick_probe_texts(titles, args.probes))
-    hub = dict(zip(ids, hub_scores(docs, probes).tolist(), strict=True))
+    hub = ps.store.hub_scores(ids)
+    if len(hub) != len(ids):
+        raise SystemExit(f"{len(ids) - len(hub)} episodes lack hub scores: run podsearch index")
 
     runs: dict[str, dict[str, dict[str, float]]] = {}
 
