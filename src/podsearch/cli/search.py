@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -41,33 +42,30 @@ def print_result(res: SearchResult) -> None:
         console.print("no results")
 
 
-def _batch(ps: Podsearch, path: Path, **kw: object) -> None:
+def _batch(ps: Podsearch, path: Path, **kw: Any) -> None:
     """One JSON line out per line in, in order; a bad line answers with an error object."""
     lines = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     batch: list[tuple[str, str | None, str]] = []  # (id, query, error)
 
-    def emit(qid: str, res: SearchResult | None, error: str = "") -> None:
-        body = {"id": qid, **res.to_dict()} if res else {"id": qid, "error": error, "hits": []}
-        typer.echo(json.dumps(body, ensure_ascii=False))
-
     def flush() -> None:
-        good = [(qid, q) for qid, q, _ in batch if q is not None]
+        good = [(i, q) for i, (_, q, _) in enumerate(batch) if q is not None]
         answers: dict[int, SearchResult | str] = {}
         try:
-            results = ps.search_batch([q for _, q in good], **kw)  # type: ignore[arg-type]
-            it = iter(results)
-            answers = {i: next(it) for i, (_, q, _) in enumerate(batch) if q is not None}
+            results = ps.search_batch([q for _, q in good], **kw)
+            answers.update(zip([i for i, _ in good], results, strict=True))
         except QueryError:  # one bad query in the batch: answer each on its own
-            for i, (_, q, _) in enumerate(batch):
-                if q is None:
-                    continue
+            for i, q in good:
                 try:
-                    answers[i] = ps.search_batch([q], **kw)[0]  # type: ignore[arg-type]
+                    answers[i] = ps.search_batch([q], **kw)[0]
                 except PodsearchError as e:
                     answers[i] = str(e)
         for i, (qid, _, error) in enumerate(batch):
             a = answers.get(i, error)
-            emit(qid, a, "") if isinstance(a, SearchResult) else emit(qid, None, str(a))
+            if isinstance(a, SearchResult):
+                body = {"id": qid, **a.to_dict()}
+            else:
+                body = {"id": qid, "error": a, "hits": []}
+            typer.echo(json.dumps(body, ensure_ascii=False))
         batch.clear()
 
     for n, line in enumerate(lines, start=1):
@@ -112,7 +110,7 @@ def register(app: typer.Typer) -> None:
                 return
             if query is None:
                 raise QueryError("give a query, or --queries FILE for a batch")
-            res = ps.search(query, **kw)  # type: ignore[arg-type]
+            res = ps.search(query, **kw)
         if as_json:
             typer.echo(json.dumps(res.to_dict(), ensure_ascii=False))
         else:
