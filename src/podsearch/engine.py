@@ -13,10 +13,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchR
 from podsearch.search.hubness import hub_scores
 from podsearch.search.searcher import FusionSettings, Searcher
 from podsearch.store import CatalogStore
+
+if TYPE_CHECKING:
+    from podsearch.recommend import HistoryItem, Recommendations, Recommender
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +356,68 @@ class Podsearch:
     ) -> list[SearchResult]:
         """Search many queries at once (query encoding is batched)."""
         return self.searcher.search_batch(queries, k=k, offset=offset, mode=mode, filters=filters)
+
+    # -- recommend ----------------------------------------------------------------------
+    def similar(
+        self,
+        episode_id: str,
+        *,
+        k: int = 10,
+        offset: int = 0,
+        exclude_same_show: bool = False,
+        per_show: int | None = None,
+        filters: Filters | None = None,
+    ) -> SearchResult:
+        """Episodes nearest to ``episode_id``'s stored vector ("more like this"), itself
+        excluded; optionally not from its show, at most ``per_show`` per show. No model is
+        loaded. NotFoundError for an unknown id."""
+        return self._recommender().similar(
+            episode_id, k=k, offset=offset, exclude_same_show=exclude_same_show,
+            per_show=per_show, filters=filters,
+        )  # fmt: skip
+
+    def recommend(
+        self,
+        history: Iterable[HistoryItem | str | Mapping[str, Any]],
+        *,
+        k: int = 10,
+        offset: int = 0,
+        strategy: str = "multi-interest",
+        half_life_days: float | None = 30.0,
+        now: datetime | None = None,
+        skip_penalty: float = 0.5,
+        max_interests: int = 5,
+        per_show: int | None = None,
+        filters: Filters | None = None,
+    ) -> Recommendations:
+        """Unheard episodes for a listening history (ids, dicts or HistoryItems).
+
+        ``mean``: one profile, the recency-weighted mean of listened vectors (weight halves
+        every ``half_life_days``) minus ``skip_penalty`` x the skipped ones.
+        ``multi-interest``: the history is clustered and each interest retrieves on its own;
+        the lists are interleaved in proportion to the interests' weights. Unknown ids are
+        ignored and reported in ``unknown_ids``; QueryError for an empty history,
+        NotFoundError when no listened id is known.
+        """
+        return self._recommender().recommend(
+            history, k=k, offset=offset, strategy=strategy, half_life_days=half_life_days,
+            now=now, skip_penalty=skip_penalty, max_interests=max_interests,
+            per_show=per_show, filters=filters,
+        )  # fmt: skip
+
+    def _recommender(self) -> Recommender:
+        from podsearch.recommend import Recommender
+
+        return Recommender(vectors=self._vectors_for_reading, lookup=self.store.get_many)
+
+    def _vectors_for_reading(self) -> VectorIndex:
+        """The stored vectors, whatever model this handle would encode queries with."""
+        if self.indexed_model is None:
+            raise IndexStateError(
+                f"the index at {self.index_dir} has no vectors yet: run "
+                f"podsearch index --index {self.index_dir}"
+            )
+        return self.vector_index()
 
     # -- info ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

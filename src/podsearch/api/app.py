@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from podsearch.api.recommend import register as register_recommend
 from podsearch.api.schemas import (
     EpisodeOut,
     ErrorOut,
@@ -165,6 +166,9 @@ def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
     def search_post(body: SearchRequest) -> dict[str, Any]:
         """Search with a JSON body holding the same fields as the GET parameters."""
         return run_search(body)
+
+    # Before /api/episodes/{id}: its path parameter would swallow ".../similar".
+    register_recommend(app, engine, ERROR_RESPONSES)
 
     @app.get(
         "/api/episodes/{episode_id:path}",

@@ -1,0 +1,168 @@
+"""``GET /api/episodes/{id}/similar`` and ``POST /api/recommend``: thin edges over the
+engine's ``similar`` and ``recommend``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import FastAPI, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from podsearch.api.schemas import FilterValues, HitOut, clean_text
+from podsearch.models import Filters
+from podsearch.recommend.history import MAX_HISTORY
+from podsearch.search.searcher import MAX_K, MAX_OFFSET
+
+if TYPE_CHECKING:
+    from podsearch.engine import Podsearch
+
+
+class _FilterParams(BaseModel):
+    """Language, category and date filters shared by both endpoints."""
+
+    lang: FilterValues = Field(default_factory=list, description="ISO 639-1 codes; repeatable.")
+    category: FilterValues = Field(default_factory=list, description="Categories; repeatable.")
+    date_from: date | None = Field(None, description="Published on or after this day (UTC).")
+    date_to: date | None = Field(None, description="Published on or before this day (UTC).")
+    k: int = Field(10, ge=1, le=MAX_K, description="Number of hits to return (1 to 100).")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Hits to skip (0 to 1000).")
+    per_show: int | None = Field(None, ge=1, le=MAX_K, description="At most this many per show.")
+
+    @field_validator("lang", "category", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("lang", "category")
+    @classmethod
+    def _clean(cls, v: list[str]) -> list[str]:
+        return [c for c in (clean_text(x) for x in v) if c]
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> _FilterParams:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(
+                f"The start date {self.date_from} is after the end date {self.date_to}: swap them."
+            )
+        return self
+
+    def filters(self) -> Filters:
+        return Filters(
+            languages=tuple(x.lower() for x in self.lang),
+            categories=tuple(self.category),
+            date_from=datetime.combine(self.date_from, time.min, tzinfo=UTC)
+            if self.date_from
+            else None,
+            date_to=datetime.combine(self.date_to, time.max, tzinfo=UTC) if self.date_to else None,
+        )
+
+
+class SimilarParams(_FilterParams):
+    model_config = ConfigDict(extra="ignore")
+
+    exclude_show: bool = Field(False, description="Leave out the episode's own show.")
+
+
+class HistoryItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    episode_id: str = Field(min_length=1, max_length=500)
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False)
+    timestamp: datetime | None = Field(None, description="When it was heard (ISO 8601).")
+    skipped: bool = Field(False, description="Heard a little and skipped: pushes away.")
+
+
+class RecommendRequest(_FilterParams):
+    model_config = ConfigDict(extra="forbid")
+
+    history: list[Annotated[str, Field(min_length=1, max_length=500)] | HistoryItemIn] = Field(
+        max_length=MAX_HISTORY,
+        description="Listened episodes: ids, or objects with episode_id, weight, timestamp, "
+        "skipped.",
+        examples=[["ln:5148", {"episode_id": "ln:5031", "weight": 2.0}]],
+    )
+    strategy: Literal["multi-interest", "mean"] = "multi-interest"
+    half_life_days: float | None = Field(
+        30.0, gt=0, allow_inf_nan=False, description="Listens lose half their weight per period."
+    )
+    max_interests: int = Field(5, ge=1, le=20)
+
+
+class SourceOut(BaseModel):
+    episode_id: str
+    title: str
+    show_title: str
+
+
+class SimilarResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    source: SourceOut = Field(description="The episode the hits are like.")
+    query: str
+    mode: str
+    k: int
+    offset: int
+    hits: list[HitOut]
+
+
+class InterestOut(BaseModel):
+    weight: float
+    size: int
+    episode_ids: list[str]
+
+
+class RecommendHitOut(HitOut):
+    interest: int | None = Field(None, description="Index of the interest it came from.")
+
+
+class RecommendResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    strategy: str
+    unknown_ids: list[str] = Field(description="History ids the index does not know (ignored).")
+    interests: list[InterestOut]
+    k: int
+    offset: int
+    hits: list[RecommendHitOut]
+
+
+def register(app: FastAPI, engine: Podsearch, responses: dict[int | str, Any]) -> None:
+    """Add the endpoints; call before ``/api/episodes/{id}`` so that ``/similar`` wins."""
+
+    @app.get(
+        "/api/episodes/{episode_id:path}/similar",
+        response_model=SimilarResponse,
+        responses=responses,
+        tags=["recommend"],
+        summary="More like this episode",
+    )
+    def similar(episode_id: str, params: Annotated[SimilarParams, Query()]) -> dict[str, Any]:
+        """Episodes nearest to this one's vector, itself excluded; 404 for an unknown id."""
+        src = engine.episode(episode_id)
+        res = engine.similar(
+            episode_id, k=params.k, offset=params.offset, exclude_same_show=params.exclude_show,
+            per_show=params.per_show, filters=params.filters(),
+        )  # fmt: skip
+        body = res.to_dict()
+        body["source"] = {"episode_id": src.episode_id, "title": src.title,
+                          "show_title": src.show_title}  # fmt: skip
+        return body
+
+    @app.post(
+        "/api/recommend",
+        response_model=RecommendResponse,
+        responses=responses,
+        tags=["recommend"],
+        summary="Recommend from a listening history",
+    )
+    def recommend(body: RecommendRequest) -> dict[str, Any]:
+        """Unheard episodes for a history; unknown ids are ignored and listed in
+        `unknown_ids`; 422 for an empty history, 404 when no listened id is known."""
+        history = [h if isinstance(h, str) else h.model_dump() for h in body.history]
+        recs = engine.recommend(
+            history, k=body.k, offset=body.offset, strategy=body.strategy,
+            half_life_days=body.half_life_days, max_interests=body.max_interests,
+            per_show=body.per_show, filters=body.filters(),
+        )  # fmt: skip
+        return recs.to_dict()
