@@ -24,6 +24,12 @@ class QueryError(PodsearchError):
     http_status = 422
 
 
+class InputTooLargeError(QueryError):
+    """An upload exceeds a size or duration limit (an audio query longer than allowed)."""
+
+    http_status = 413
+
+
 class NotFoundError(PodsearchError):
     """An episode, show, index or model that was asked for does not exist."""
 

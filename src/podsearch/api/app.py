@@ -31,10 +31,12 @@ from podsearch.api.schemas import (
     episode_to_dict,
     facet_list,
 )
+from podsearch.api.voice import add_voice_routes
 from podsearch.errors import PodsearchError
 
 if TYPE_CHECKING:
     from podsearch.engine import Podsearch
+    from podsearch.voice.transcribe import SpeechToText
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +86,13 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[st
     return "; ".join(parts) or "invalid request", items
 
 
-def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
+def create_app(
+    engine: Podsearch, *, close_engine: bool = False, transcriber: SpeechToText | None = None
+) -> FastAPI:
     """Build the FastAPI app serving ``engine`` at ``/api`` and the web page at ``/``.
 
     ``close_engine``: close the engine when the app shuts down (when the app owns it).
+    ``transcriber``: speech-to-text for spoken queries; None: whisper-base, loaded on first use.
     """
     # Engine reads are thread-safe (the store serialises its SQLite connection, the indexes
     # lock their own state), so plain ``def`` endpoints search concurrently in the thread pool.
@@ -224,6 +229,8 @@ def create_app(engine: Podsearch, *, close_engine: bool = False) -> FastAPI:
             media_type="text/html; charset=utf-8",
             headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"},
         )
+
+    add_voice_routes(app, engine, transcriber)
 
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -81,6 +81,24 @@ def _batch(ps: Podsearch, path: Path, **kw: Any) -> None:
     flush()
 
 
+def _audio(ps: Podsearch, audio: Path, language: str | None, as_json: bool, **kw: Any) -> None:
+    """Transcribe the spoken query, show the transcript, then the results."""
+    from podsearch.voice import search_audio
+
+    if not as_json:
+        console.print(f"[dim]transcribing {audio} ...[/]")
+    found = search_audio(ps, audio, language=language, **kw)
+    if as_json:
+        typer.echo(json.dumps(found.to_dict(), ensure_ascii=False))
+        return
+    t = found.transcript
+    console.print(
+        f"[bold]heard:[/] {t.text!r}  [dim]({t.language}, p={t.language_probability:.2f}, "
+        f"{t.duration_s:.1f} s of audio in {t.seconds:.1f} s)[/]"
+    )
+    print_result(found.result)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def search(
@@ -97,6 +115,12 @@ def register(app: typer.Typer) -> None:
         queries: Path = typer.Option(
             None, "--queries", help='JSONL file of {"id", "query"} lines (- for stdin).'
         ),
+        audio: Path = typer.Option(
+            None, "--audio", help="Search with a spoken query: WAV, MP3, OGG or WebM file."
+        ),
+        audio_lang: str = typer.Option(
+            None, "--audio-lang", help="Language spoken in --audio (e.g. es); default: detect."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
         model: str = ModelOpt,
         backend: str = BackendOpt,
@@ -108,8 +132,13 @@ def register(app: typer.Typer) -> None:
             if queries is not None:
                 _batch(ps, queries, **kw)
                 return
+            if audio is not None:
+                if query is not None:
+                    raise QueryError("give either a text query or --audio FILE, not both")
+                _audio(ps, audio, audio_lang, as_json, **kw)
+                return
             if query is None:
-                raise QueryError("give a query, or --queries FILE for a batch")
+                raise QueryError("give a query, --audio FILE, or --queries FILE for a batch")
             res = ps.search(query, **kw)
         if as_json:
             typer.echo(json.dumps(res.to_dict(), ensure_ascii=False))
