@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # The second README command: install what the tests need (Debian packages included) and run
 # them. Unit tests use a fake encoder; tests marked `integration` load the real packaged models,
-# `browser` drives Debian's headless Chromium, `realdata` reads ../shared/data when present.
+# `browser` drives Debian's headless Chromium, `voice` transcribes espeak-ng speech with the
+# packaged whisper-base, `realdata` reads ../shared/data when present.
 # Extra arguments go to pytest (e.g. -m "not integration" for a quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1; then
+# chromium for the browser tests, espeak-ng to speak the spoken-query (`voice`) tests' queries.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "chromium is missing and this is not root: browser tests will be skipped" >&2
+        echo "${missing[*]} missing and this is not root: their tests will be skipped" >&2
     fi
 fi
 bash scripts/setup.sh "onnx,test"
