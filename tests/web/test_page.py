@@ -231,3 +231,26 @@ def test_narrow_screen_has_no_horizontal_scroll(browser: Any, base_url: str) -> 
         assert overflow <= 0
     finally:
         context.close()
+
+
+def test_more_like_this_link(page: Any, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/?q=korallenriffe&mode=keyword")
+    first = _wait_first_hit(page, "e7")
+    link = first.locator(".hit-actions a.hit-similar")
+    expect(link).to_have_text("More like this")
+    link.click()
+    expect(page.locator("#status")).to_contain_text("Episodes like “Korallenriffe in Gefahr”")
+    hits = page.locator("#hits > li.hit")
+    expect(hits).to_have_count(7)
+    got = hits.evaluate_all("els => els.map(e => e.dataset.episodeId)")
+    assert "e7" not in got and set(got[:2]) == {"e6", "e8"}, got
+    assert "similar=e7" in page.url
+    # Back returns to the search; the URL is linkable.
+    page.go_back()
+    _wait_first_hit(page, "e7")
+    page.goto(base_url + "/?similar=e1")
+    expect(page.locator("#status")).to_contain_text("Staying healthy over Christmas")
+    page.goto(base_url + "/?similar=nope")
+    expect(page.locator("#error-detail")).to_contain_text("nope")

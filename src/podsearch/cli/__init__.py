@@ -10,6 +10,7 @@ import typer
 
 from podsearch.cli import catalog as _catalog
 from podsearch.cli import index as _index
+from podsearch.cli import map as _map
 from podsearch.cli import recommend as _recommend
 from podsearch.cli import search as _search
 from podsearch.cli import serve as _serve
@@ -22,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (_catalog, _index, _search, _serve, _recommend):
+for module in (_catalog, _index, _search, _serve, _recommend, _map):
     module.register(app)
 
 

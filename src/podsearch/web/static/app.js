@@ -291,6 +291,16 @@
       cats.append(chip);
     }
 
+    const more = document.createElement("a");
+    more.className = "hit-similar";
+    more.href = `/?similar=${encodeURIComponent(hit.episode_id)}`;
+    more.textContent = "More like this";
+    more.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      showSimilar(hit.episode_id);
+    });
+    li.querySelector(".hit-actions").append(more);
+
     const score = li.querySelector(".hit-score");
     score.textContent = `score ${Number(hit.score).toFixed(3)}`;
     const ranks = [];
@@ -405,6 +415,42 @@
     return h ? `${h} h ${m} min` : `${m} min`;
   }
 
+  // ---- more like this ---------------------------------------------------------------
+
+  async function showSimilar(episodeId, { push = true } = {}) {
+    const url = `${window.location.pathname}?similar=${encodeURIComponent(episodeId)}`;
+    if (push) window.history.pushState(null, "", url);
+    if (inflight) inflight.abort();
+    const controller = new AbortController();
+    inflight = controller;
+    setBusy(true);
+    const t0 = performance.now();
+    try {
+      const api = `/api/episodes/${encodeURIComponent(episodeId)}/similar?k=${pageSize}`;
+      const res = await fetch(api, { signal: controller.signal });
+      const body = await readJson(res);
+      if (!res.ok) {
+        showError(errorText(res, body));
+        return;
+      }
+      current = null;
+      render(body, performance.now() - t0);
+      const title = (body.source && body.source.title) || episodeId;
+      els.status.textContent = `Episodes like “${title}” · ${formatMs(body.took_ms || performance.now() - t0)}`;
+      document.title = `Like ${title} · podsearch`;
+      els.pager.hidden = true;
+      window.scrollTo({ top: 0 });
+    } catch (err) {
+      if (err && err.name === "AbortError") return;
+      showError("Could not reach the server. Check that `podsearch serve` is running.");
+    } finally {
+      if (inflight === controller) {
+        inflight = null;
+        setBusy(false);
+      }
+    }
+  }
+
   // ---- facets and index info --------------------------------------------------------
 
   async function loadFacets() {
@@ -484,7 +530,10 @@
     const state = stateFromUrl();
     pageSize = state.k;
     fillForm(state);
-    if (state.hasQuery) {
+    const similarId = new URLSearchParams(window.location.search).get("similar");
+    if (similarId && !state.hasQuery) {
+      showSimilar(similarId, { push: false });
+    } else if (state.hasQuery) {
       search(state, { push: false });
     } else {
       current = null;
@@ -510,7 +559,10 @@
   fillForm(initial);
   loadFacets();
   loadHealth();
-  if (initial.hasQuery) {
+  const initialSimilar = new URLSearchParams(window.location.search).get("similar");
+  if (initialSimilar && !initial.hasQuery) {
+    showSimilar(initialSimilar, { push: false });
+  } else if (initial.hasQuery) {
     search(initial, { push: false });
   } else {
     input.focus();
