@@ -552,6 +552,21 @@
     }
   });
 
+  // ---- spoken queries (voice.js shows their results through these) -------------------
+
+  window.podsearchPage = {
+    formState: () => stateFromForm(0),
+    setBusy,
+    showResults(body, state) {
+      if (inflight) inflight.abort();
+      const url = `${window.location.pathname}?${urlParams(state)}`;
+      window.history.pushState(null, "", url);
+      document.title = state.q.trim() ? `${state.q.trim()} · podsearch` : "podsearch";
+      current = state;
+      render(body, 0);
+    },
+  };
+
   // ---- start ------------------------------------------------------------------------
 
   const initial = stateFromUrl();
