@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from conftest import write_catalog
 from podsearch.errors import IndexStateError
 from podsearch.recommend.evaluate import KINDS, SYSTEMS, evaluate_recommendations
+from tests.conftest import write_catalog
 
 TOPICS = [
     ("Cricket Talk", "cricket batting bowling wickets test match", "Sports & Recreation"),
