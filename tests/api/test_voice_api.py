@@ -84,7 +84,7 @@ def test_too_long_audio_is_413(client: TestClient) -> None:
 def test_too_large_upload_is_413_without_reading_it_all(client: TestClient) -> None:
     big = np.random.default_rng(0).standard_normal(600_000).astype(np.float32).tobytes()
     t0 = time.perf_counter()
-    assert_error(post(client, big), 413, "MB")
+    assert_error(post(client, big), 413, "MiB")
 
     # Chunked, with no Content-Length: the capped reader stops it too.
     def chunks() -> Iterator[bytes]:
@@ -98,7 +98,7 @@ def test_too_large_upload_is_413_without_reading_it_all(client: TestClient) -> N
     r = client.post(
         URL, content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=xyz"}
     )
-    assert_error(r, 413, "MB")
+    assert_error(r, 413, "MiB")
     assert time.perf_counter() - t0 < 5
 
 

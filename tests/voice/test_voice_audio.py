@@ -77,7 +77,7 @@ def test_missing_file() -> None:
 
 
 def test_too_many_bytes_rejected_before_decoding() -> None:
-    with pytest.raises(InputTooLargeError, match="MB"):
+    with pytest.raises(InputTooLargeError, match="MiB"):
         load_audio(b"x" * 2_000, AudioLimits(max_seconds=60, max_bytes=1_000))
 
 

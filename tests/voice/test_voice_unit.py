@@ -194,3 +194,32 @@ def test_cli_audio_errors(
     assert code == 2 and "cannot read the file as audio" in err
     code, _, err = run(capsys, "search", "words", "--audio", str(junk), "--index", str(cli_index))
     assert code == 2 and "not both" in err
+
+
+# ---- language detection choice (stub model, no weights) ------------------------------------
+
+
+class StubModel:
+    def __init__(self, probs: list[tuple[str, float]]) -> None:
+        self.probs = probs
+
+    def detect_language(self, samples: Any, **kw: Any) -> tuple[str, float, list[Any]]:
+        return self.probs[0][0], self.probs[0][1], self.probs
+
+
+PROBS = [("la", 0.38), ("nn", 0.2), ("en", 0.15), ("es", 0.1)]
+
+
+def test_detection_never_picks_latin_and_respects_detectable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from podsearch.voice import Transcriber
+
+    monkeypatch.delenv("PODSEARCH_AUDIO_LANGUAGES", raising=False)
+    assert Transcriber()._detect(StubModel(PROBS), None) == ("nn", 0.2)  # type: ignore[arg-type]
+    only = Transcriber(detectable=["EN", "es"])
+    assert only._detect(StubModel(PROBS), None) == ("en", 0.15)  # type: ignore[arg-type]
+    monkeypatch.setenv("PODSEARCH_AUDIO_LANGUAGES", "es, de")
+    assert Transcriber()._detect(StubModel(PROBS), None) == ("es", 0.1)  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="unknown audio language 'xx'"):
+        Transcriber(detectable=["xx"])

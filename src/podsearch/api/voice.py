@@ -157,7 +157,7 @@ def add_voice_routes(
             form = await capped.form(max_files=1, max_fields=64)
         except _BodyTooLarge as exc:
             raise InputTooLargeError(
-                f"the upload exceeds {stt.limits.max_bytes / 1e6:.1f} MB: record a shorter "
+                f"the upload exceeds {stt.limits.max_bytes / 2**20:.1f} MiB: record a shorter "
                 f"query (at most {stt.limits.max_seconds:g} s)"
             ) from exc
         try:

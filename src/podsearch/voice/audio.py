@@ -50,8 +50,8 @@ def check_size(n_bytes: int, limits: AudioLimits) -> None:
     """InputTooLargeError when an upload of ``n_bytes`` exceeds ``limits.max_bytes``."""
     if n_bytes > limits.max_bytes:
         raise InputTooLargeError(
-            f"the audio file is {n_bytes / 1e6:.1f} MB; the limit is "
-            f"{limits.max_bytes / 1e6:.1f} MB: record a shorter query "
+            f"the audio file is {n_bytes / 2**20:.1f} MiB; the limit is "
+            f"{limits.max_bytes / 2**20:.1f} MiB: record a shorter query "
             f"(at most {limits.max_seconds:g} s)"
         )
 
