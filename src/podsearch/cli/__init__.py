@@ -11,6 +11,7 @@ import typer
 from podsearch.cli import catalog as _catalog
 from podsearch.cli import index as _index
 from podsearch.cli import map as _map
+from podsearch.cli import querygen as _querygen
 from podsearch.cli import recommend as _recommend
 from podsearch.cli import search as _search
 from podsearch.cli import serve as _serve
@@ -23,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (_catalog, _index, _search, _serve, _recommend, _map):
+for module in (_catalog, _index, _querygen, _search, _serve, _recommend, _map):
     module.register(app)
 
 

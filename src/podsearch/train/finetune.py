@@ -1,0 +1,224 @@
+"""Fine-tune a sentence-transformer on (query, episode) pairs with in-batch negatives.
+
+MultipleNegativesRankingLoss (scale 20, cosine) with batches that never hold the same query or
+episode text twice, 1 epoch, 10% linear warm-up, lr 2e-5, weight decay 0.01 (the walkthrough's
+settings). ``cached=True`` uses CachedMultipleNegativesRankingLoss (GradCache): the same loss
+for a large batch with the memory of a small one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podsearch.errors import ModelError, QueryError
+from podsearch.models import Episode
+from podsearch.querygen.base import Pair, episode_text
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, float], None]  # (step, total_steps, loss)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    base: str = "me5-small"
+    batch_size: int = 64
+    epochs: float = 1.0
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    scale: float = 20.0
+    max_seq_length: int = 256
+    cached: bool = False
+    mini_batch_size: int = 16
+    max_pairs: int | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainReport:
+    model_dir: str
+    settings: dict[str, Any]
+    pairs: int
+    steps: int
+    seconds: float
+    losses: list[float] = field(default_factory=list)
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+    @property
+    def seconds_per_1000_pairs(self) -> float:
+        return 1000 * self.seconds / self.pairs if self.pairs else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["seconds_per_1000_pairs"] = round(self.seconds_per_1000_pairs, 1)
+        return d
+
+
+def load_base(settings: TrainSettings) -> tuple[Any, str, str]:
+    """The base SentenceTransformer and its query / passage prefixes."""
+    from podsearch.encode import _prefixes, _resolve
+
+    source = _resolve(settings.base)
+    model = source.load(settings.max_seq_length)
+    e5 = True if source.always_e5 else None
+    if e5 is None and "e5" in settings.base.lower():
+        e5 = True
+    qp, pp = _prefixes(e5, getattr(model, "prompts", None))
+    return model, qp, pp
+
+
+def finetune(
+    pairs: Sequence[Pair],
+    episodes: Mapping[str, Episode],
+    out_dir: str | Path,
+    settings: TrainSettings = TrainSettings(),
+    *,
+    model: Any = None,
+    prefixes: tuple[str, str] | None = None,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> TrainReport:
+    """Train and save a model directory at ``out_dir`` (written to a temp dir, then renamed,
+    so an interrupted or failed run leaves no partial model)."""
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
+        MultipleNegativesRankingLoss,
+    )
+    from transformers import TrainerCallback
+
+    from podsearch.encode._threads import configure_torch_threads
+
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise QueryError(f"{out} exists and is not empty: choose another --out or --overwrite")
+    if settings.batch_size < 2:
+        raise QueryError("batch size must be >= 2: in-batch negatives need other pairs")
+    rows = _rows(pairs, episodes, settings)
+    if len(rows) < settings.batch_size:
+        raise QueryError(
+            f"{len(rows)} usable pairs is fewer than one batch of {settings.batch_size}: "
+            "generate more pairs or lower --batch-size"
+        )
+    configure_torch_threads()
+    if model is None:
+        model, qp, pp = load_base(settings)
+    else:
+        qp, pp = prefixes or ("", "")
+    data = Dataset.from_dict(
+        {"anchor": [qp + q for q, _ in rows], "positive": [pp + d for _, d in rows]}
+    )
+    if settings.cached:
+        loss = CachedMultipleNegativesRankingLoss(
+            model, scale=settings.scale, mini_batch_size=settings.mini_batch_size
+        )
+    else:
+        loss = MultipleNegativesRankingLoss(model, scale=settings.scale)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    losses: list[float] = []
+    state: dict[str, float] = {"t0": time.perf_counter()}
+
+    class Track(TrainerCallback):  # type: ignore[misc]
+        def on_log(self, args: Any, st: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            if logs and "loss" in logs:
+                losses.append(float(logs["loss"]))
+                if progress:
+                    progress(int(st.global_step), int(st.max_steps), float(logs["loss"]))
+
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(tmp / "checkpoints"),
+        num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        warmup_ratio=settings.warmup_ratio,
+        weight_decay=settings.weight_decay,
+        lr_scheduler_type="linear",
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=settings.seed,
+        data_seed=settings.seed,
+        use_cpu=True,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=data, loss=loss, callbacks=[Track()]
+    )
+    try:
+        trainer.train()
+        seconds = time.perf_counter() - state["t0"]
+        if qp or pp:
+            model.prompts = {"query": qp, "document": pp}
+            model.default_prompt_name = None
+        shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
+        model.save(str(tmp))
+        report = TrainReport(
+            model_dir=str(out.resolve()),
+            settings=settings.to_dict(),
+            pairs=len(rows),
+            steps=int(trainer.state.global_step),
+            seconds=seconds,
+            losses=losses,
+            query_prefix=qp,
+            passage_prefix=pp,
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def _rows(
+    pairs: Sequence[Pair], episodes: Mapping[str, Episode], settings: TrainSettings
+) -> list[tuple[str, str]]:
+    missing = sorted({p.episode_id for p in pairs if p.episode_id not in episodes})
+    if missing:
+        raise QueryError(
+            f"{len(missing)} training pairs name episodes missing from the catalog "
+            f"(first: {missing[:5]})"
+        )
+    rows = []
+    for p in pairs:
+        doc = episode_text(episodes[p.episode_id], strip_title=p.strip_title).strip()
+        if p.query.strip() and doc:
+            rows.append((p.query.strip(), doc))
+    if settings.max_pairs is not None and len(rows) > settings.max_pairs:
+        rng = random.Random(settings.seed)
+        rows = rng.sample(rows, settings.max_pairs)
+    return rows
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """A trained model directory, or a ModelError that says what is wrong."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise ModelError(f"No model directory at {p}: train one with podsearch train")
+    if not (p / "modules.json").is_file():
+        raise ModelError(f"{p} is not a sentence-transformers model (no modules.json)")
+    return p
