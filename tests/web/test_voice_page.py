@@ -9,13 +9,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pytest
 from test_page import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _free_port
 
-from podsearch.voice import FakeTranscriber
-from podsearch.voice.synth import tone
+from podsearch.voice import FakeTranscriber, SpeechToText, Transcriber
+from podsearch.voice.audio import load_audio
+from podsearch.voice.synth import espeak_path, speak, tone, wav_bytes
+
+SPOKEN = "baking sourdough bread"
 
 pytestmark = [pytest.mark.browser, pytest.mark.voice]
 
@@ -25,8 +30,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium to run browser tests")
     sync_api = pytest.importorskip("playwright.sync_api")
+    # The fake microphone loops this file: speech (then a pause) when espeak-ng is there.
     wav = tmp_path_factory.mktemp("mic") / "mic.wav"
-    wav.write_bytes(tone(3.0, rate=48_000))
+    if espeak_path():
+        voice = load_audio(speak(SPOKEN, "en", words_per_minute=130))
+        wav.write_bytes(wav_bytes(np.concatenate([voice, np.zeros(16_000, np.float32)])))
+    else:
+        wav.write_bytes(tone(3.0, rate=48_000))
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-device-for-media-stream",
@@ -67,13 +77,20 @@ def fake() -> FakeTranscriber:
 
 @pytest.fixture
 def base_url(engine: Any, fake: FakeTranscriber) -> Iterator[str]:
+    with serve(engine, fake) as url:
+        yield url
+
+
+@contextmanager
+def serve(engine: Any, transcriber: SpeechToText) -> Iterator[str]:
+    """Run the app in uvicorn on a free port; yields its base URL."""
     import uvicorn
 
     from podsearch.api import create_app
 
     port = _free_port()
     config = uvicorn.Config(
-        create_app(engine, transcriber=fake), host="127.0.0.1", port=port,
+        create_app(engine, transcriber=transcriber), host="127.0.0.1", port=port,
         log_level="warning", access_log=False,
     )  # fmt: skip
     server = uvicorn.Server(config)
@@ -84,9 +101,11 @@ def base_url(engine: Any, fake: FakeTranscriber) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError(f"uvicorn did not start on port {port}")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def test_record_upload_transcript_and_results(
@@ -163,3 +182,23 @@ def test_no_microphone_or_permission_is_a_message(
     page.fill("#q", "baking sourdough bread")
     page.press("#q", "Enter")
     expect(page.locator("#hits > li.hit").first).to_have_attribute("data-episode-id", "e4")
+
+
+@pytest.mark.integration
+def test_real_whisper_transcribes_the_browser_recording(page: Any, engine: Any) -> None:
+    """Chromium's own WebM/Opus recording of espeak speech, through the packaged whisper-base."""
+    from playwright.sync_api import expect
+
+    if not espeak_path():
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    with serve(engine, Transcriber()) as url:
+        page.goto(url + "/")
+        page.select_option("#audio-lang", "en")
+        mic = page.locator("#mic")
+        mic.click()
+        expect(mic).to_have_attribute("aria-pressed", "true")
+        page.wait_for_timeout(2500)
+        mic.click()
+        expect(page.locator("#voice-status")).to_contain_text("Heard (en)", timeout=60_000)
+        assert "sourdough" in page.locator("#q").input_value().lower()
+        expect(page.locator("#hits > li.hit").first).to_have_attribute("data-episode-id", "e4")
