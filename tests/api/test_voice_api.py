@@ -138,3 +138,22 @@ def test_transcription_does_not_block_the_event_loop(engine: Any) -> None:
         assert time.perf_counter() - t0 < 0.5  # answered while the transcription sleeps
         worker.join()
         assert results == [200]
+
+
+def test_too_many_pending_transcriptions_get_503(engine: Any) -> None:
+    from fastapi import FastAPI
+
+    from podsearch.api.voice import add_voice_routes
+
+    app = FastAPI()
+    add_voice_routes(app, engine, SlowTranscriber(), max_concurrent=1, max_pending=1)
+    with TestClient(app) as c:
+        codes: list[int] = []
+        worker = threading.Thread(target=lambda: codes.append(post(c, tone(1.0)).status_code))
+        worker.start()
+        time.sleep(0.3)
+        r = post(c, tone(1.0))
+        assert r.status_code == 503 and r.headers["retry-after"] == "2"
+        assert "retry shortly" in r.json()["detail"]
+        worker.join()
+        assert codes == [200]

@@ -26,7 +26,8 @@ VAD_PARAMETERS = {"min_silence_duration_ms": 500}
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
-    """What was heard: text, the (given or detected) language and how long it all took."""
+    """What was heard: text, the (given or detected) language, the audio's length and the
+    seconds spent decoding and transcribing it (the first call also loads the model)."""
 
     text: str
     language: str
