@@ -8,13 +8,16 @@ import sys
 
 import typer
 
+from podsearch.cli import adapt as _adapt
 from podsearch.cli import catalog as _catalog
+from podsearch.cli import eval as _eval
 from podsearch.cli import index as _index
 from podsearch.cli import map as _map
 from podsearch.cli import querygen as _querygen
 from podsearch.cli import recommend as _recommend
 from podsearch.cli import search as _search
 from podsearch.cli import serve as _serve
+from podsearch.cli import train as _train
 from podsearch.errors import PodsearchError
 
 app = typer.Typer(
@@ -24,7 +27,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (_catalog, _index, _querygen, _search, _serve, _recommend, _map):
+_MODULES = (_catalog, _index, _querygen, _train, _eval, _adapt, _search, _serve, _recommend, _map)
+for module in _MODULES:
     module.register(app)
 
 

@@ -203,14 +203,19 @@ def _rows(
             f"{len(missing)} training pairs name episodes missing from the catalog "
             f"(first: {missing[:5]})"
         )
-    rows = []
+    rows, titles = [], []
     for p in pairs:
         doc = episode_text(episodes[p.episode_id], strip_title=p.strip_title).strip()
         if p.query.strip() and doc:
-            rows.append((p.query.strip(), doc))
-    if settings.max_pairs is not None and len(rows) > settings.max_pairs:
-        rng = random.Random(settings.seed)
-        rows = rng.sample(rows, settings.max_pairs)
+            (titles if p.generator == "title" else rows).append((p.query.strip(), doc))
+    rng = random.Random(settings.seed)
+    cap = settings.max_pairs
+    if cap is not None and len(rows) > cap:
+        rows = rng.sample(rows, cap)
+    # Generated and human pairs first; title pairs (cheap, plentiful) fill up to the cap.
+    room = len(titles) if cap is None else max(0, cap - len(rows))
+    rows += rng.sample(titles, min(room, len(titles)))
+    rng.shuffle(rows)
     return rows
 
 

@@ -57,7 +57,7 @@ def split_pairs(
     would leak the answer, and a duplicate anywhere makes the known item ambiguous.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise QueryError(f"split fractions must be 3 non-negative numbers summing to 1: {fractions}")
+        raise QueryError(f"split fractions must be 3 numbers >= 0 summing to 1: {fractions}")
     unknown = sorted({p.episode_id for p in pairs if p.episode_id not in episodes})
     if unknown:
         raise QueryError(

@@ -1,0 +1,100 @@
+"""podsearch train."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from podsearch.cli.common import IndexOpt, console, err_console
+from podsearch.engine import Podsearch
+from podsearch.errors import QueryError
+from podsearch.train.finetune import TrainSettings
+
+BaseOpt = typer.Option("me5-small", "--base", help="Model to fine-tune: me5-small, minilm, a path.")
+BatchOpt = typer.Option(64, "--batch-size", min=2, help="Pairs per batch (in-batch negatives).")
+SeqOpt = typer.Option(128, "--max-seq-length", min=16, max=512, help="Tokens per text in training.")
+MaxPairsOpt = typer.Option(None, "--max-pairs", min=2, help="Train on a seeded sample of pairs.")
+CachedOpt = typer.Option(
+    False, "--cached", help="CachedMNRL (GradCache): big batches, less memory."
+)
+SplitOpt = typer.Option("0.8,0.01,0.19", "--split", help="train,eval,test fractions by episode.")
+
+
+def parse_split(value: str) -> tuple[float, float, float]:
+    try:
+        a, b, c = (float(x) for x in value.split(","))
+    except ValueError as e:
+        raise QueryError(f"--split wants three comma-separated fractions, got {value!r}") from e
+    return a, b, c
+
+
+def train_progress(enabled: bool):  # type: ignore[no-untyped-def]
+    import time
+
+    t0 = time.perf_counter()
+
+    def show(step: int, total: int, loss: float) -> None:
+        if not enabled or not total:
+            return
+        el = time.perf_counter() - t0
+        left = el / step * (total - step) if step else 0.0
+        err_console.print(
+            f"step {step}/{total}  loss {loss:.3f}  {el:.0f}s elapsed, ~{left:.0f}s left",
+            highlight=False,
+        )
+
+    return show
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_cmd(
+        pairs: Path = typer.Option(
+            ..., "--pairs", "-p", help="Pairs JSONL from podsearch querygen."
+        ),
+        out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
+        index: Path = IndexOpt,
+        base: str = BaseOpt,
+        batch_size: int = BatchOpt,
+        epochs: float = typer.Option(1.0, "--epochs", min=0.01),
+        lr: float = typer.Option(2e-5, "--lr"),
+        max_seq_length: int = SeqOpt,
+        max_pairs: int | None = MaxPairsOpt,
+        cached: bool = CachedOpt,
+        split: str = SplitOpt,
+        seed: int = typer.Option(0, "--seed"),
+        overwrite: bool = typer.Option(False, "--overwrite"),
+        as_json: bool = typer.Option(False, "--json"),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        """Fine-tune a sentence-transformer on query/episode pairs (splits by episode, MNRL)."""
+        from podsearch.querygen import read_pairs
+        from podsearch.train.pipeline import train_model
+
+        settings = TrainSettings(
+            base=base, batch_size=batch_size, epochs=epochs, learning_rate=lr,
+            max_seq_length=max_seq_length, cached=cached, max_pairs=max_pairs, seed=seed,
+        )  # fmt: skip
+        loaded = read_pairs(pairs)
+        with Podsearch(index) as ps:
+            card = train_model(
+                ps, loaded, out, settings, fractions=parse_split(split), overwrite=overwrite,
+                progress=train_progress(not quiet and not as_json),
+                log=(lambda m: None) if quiet or as_json else err_console.print,
+            )  # fmt: skip
+        if as_json:
+            typer.echo(json.dumps(card))
+            return
+        b, a = card["inbatch_before"], card["inbatch_after"]
+        console.print(
+            f"trained {out} on {card['training_pairs']} pairs in {card['train_seconds']} s "
+            f"({card['seconds_per_1000_pairs']} s per 1,000 pairs)"
+            + (
+                f"; in-batch MRR@5 {b['mrr@5_batch64']:.3f} -> {a['mrr@5_batch64']:.3f}"
+                if b and a
+                else ""
+            )
+            + f"\nuse it: podsearch index --model {out} --index NEW_DIR"
+        )

@@ -1,0 +1,259 @@
+"""The adaptation pipeline: pairs -> splits -> fine-tuning -> tuned index -> evaluation.
+
+Each step writes its own output and is skipped when that output exists, so ``podsearch adapt``
+picks up where an interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from podsearch.errors import IndexStateError, QueryError
+from podsearch.querygen.base import Pair
+from podsearch.train.finetune import TrainReport, TrainSettings, check_model_dir, finetune
+from podsearch.train.splits import DEFAULT_FRACTIONS, Splits, split_pairs
+
+if TYPE_CHECKING:
+    from podsearch.engine import Podsearch
+    from podsearch.evaluate.compare import ComparisonReport
+
+Log = Callable[[str], None]
+CARD_JSON = "podsearch-card.json"
+
+
+def train_model(
+    ps: Podsearch,
+    pairs: Sequence[Pair],
+    out: str | Path,
+    settings: TrainSettings,
+    *,
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+    overwrite: bool = False,
+    progress: Callable[[int, int, float], None] | None = None,
+    log: Log = lambda _m: None,
+) -> dict[str, Any]:
+    """Split ``pairs`` by episode, measure in-batch MRR@5 of the base model, fine-tune, measure
+    again, and write the model with its splits and a model card. Returns the card."""
+    from podsearch.encode.st import SentenceTransformerEncoder
+    from podsearch.evaluate.inbatch import inbatch_mrr
+    from podsearch.train.finetune import load_base
+
+    out = Path(out)
+    episodes = {e.episode_id: e for e in ps.store.iter_episodes()}
+    splits = split_pairs(pairs, episodes, fractions=fractions, seed=settings.seed)
+    log(f"splits by episode: {splits.report['episodes']} episodes, {splits.report['pairs']} pairs")
+    if not splits.train:
+        raise QueryError("The train split is empty: generate more pairs")
+    model, qp, pp = load_base(settings)
+    enc = SentenceTransformerEncoder(model, settings.base, query_prefix=qp, passage_prefix=pp)
+    eval_pairs = splits.eval if len({p.episode_id for p in splits.eval}) >= 2 else splits.test
+    before = inbatch_mrr(enc, eval_pairs, episodes) if len(eval_pairs) >= 2 else None
+    if before:
+        log(
+            f"base in-batch MRR@5: {before['mrr@5_batch64']:.3f} (batches of 64), "
+            f"{before['mrr@5_all']:.3f} (vs all {before['queries']} eval episodes)"
+        )
+    report = finetune(
+        splits.train,
+        episodes,
+        out,
+        settings,
+        model=model,
+        prefixes=(qp, pp),
+        overwrite=overwrite,
+        progress=progress,
+    )
+    after = inbatch_mrr(enc, eval_pairs, episodes) if before else None  # model trained in place
+    splits.write(out / "splits")
+    card = _card(report, splits, before, after, eval_pairs is splits.test)
+    (out / CARD_JSON).write_text(json.dumps(card, indent=2), "utf-8")
+    _append_readme(out, card)
+    return card
+
+
+def _card(
+    r: TrainReport,
+    s: Splits,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    on_test: bool,
+) -> dict[str, Any]:
+    gens: dict[str, int] = {}
+    for p in s.train:
+        gens[p.generator] = gens.get(p.generator, 0) + 1
+    return {
+        "base_model": r.settings["base"],
+        "settings": r.settings,
+        "loss": "MultipleNegativesRankingLoss"
+        + (" (cached)" if r.settings.get("cached") else "")
+        + f", scale {r.settings['scale']}, cosine, no-duplicate batches",
+        "training_pairs": r.pairs,
+        "train_split_pairs_by_generator": gens,
+        "splits": s.report,
+        "steps": r.steps,
+        "train_seconds": round(r.seconds, 1),
+        "seconds_per_1000_pairs": round(r.seconds_per_1000_pairs, 1),
+        "loss_first_last": [r.losses[0], r.losses[-1]] if r.losses else [],
+        "losses": r.losses,
+        "prefixes": {"query": r.query_prefix, "document": r.passage_prefix},
+        "inbatch_split": "test" if on_test else "eval",
+        "inbatch_before": before,
+        "inbatch_after": after,
+    }
+
+
+def _append_readme(out: Path, card: dict[str, Any]) -> None:
+    lines = [
+        "",
+        "## podsearch fine-tuning",
+        "",
+        f"- base model: `{card['base_model']}`",
+        f"- loss: {card['loss']}",
+        f"- training pairs used: {card['training_pairs']} "
+        f"(train split: {card['train_split_pairs_by_generator']})",
+        f"- splits by episode: {card['splits']['episodes']}",
+        f"- settings: {card['settings']}",
+        f"- steps: {card['steps']}, {card['train_seconds']} s "
+        f"({card['seconds_per_1000_pairs']} s per 1,000 pairs)",
+    ]
+    b, a = card["inbatch_before"], card["inbatch_after"]
+    if b and a:
+        lines.append(
+            f"- in-batch MRR@5 on the {card['inbatch_split']} split: batches of 64 "
+            f"{b['mrr@5_batch64']:.3f} -> {a['mrr@5_batch64']:.3f}; against all "
+            f"{a['queries']} episodes {b['mrr@5_all']:.3f} -> {a['mrr@5_all']:.3f}"
+        )
+    lines.append(f"- use it: `podsearch index --model {out} --index DIR`")
+    readme = out / "README.md"
+    text = readme.read_text("utf-8") if readme.exists() else f"# {out.name}\n"
+    readme.write_text(text + "\n".join(lines) + "\n", "utf-8")
+
+
+def tuned_index(base: Podsearch, target: str | Path, model_dir: str | Path, **kw: Any) -> Podsearch:
+    """An index of the same catalog encoded with ``model_dir`` (the catalog store and keyword
+    index are copied from ``base``; only the vectors are rebuilt)."""
+    from podsearch.engine import Podsearch
+
+    check_model_dir(model_dir)
+    target = Path(target)
+    if not (target / "catalog.sqlite").exists():
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        import sqlite3
+
+        src = sqlite3.connect(base.index_dir / "catalog.sqlite")
+        dst = sqlite3.connect(tmp / "catalog.sqlite")
+        with dst:
+            src.backup(dst)  # consistent even with a write-ahead log beside the file
+        src.close()
+        dst.close()
+        if (base.index_dir / "keyword").is_dir():
+            shutil.copytree(base.index_dir / "keyword", tmp / "keyword")
+        tmp.rename(target)
+    ps = Podsearch(target, model=str(Path(model_dir).resolve()))
+    ps.build_index(**kw)
+    return ps
+
+
+def evaluate_adaptation(
+    base: Podsearch,
+    tuned: Podsearch,
+    splits_dir: str | Path,
+    out: str | Path,
+    *,
+    curated: Sequence[tuple[str, str | Path, str | None, str]] = (),
+    card: dict[str, Any] | None = None,
+    log: Log = lambda _m: None,
+) -> ComparisonReport:
+    """Base vs fine-tuned vs BM25 vs hybrid on the synthetic test queries (generated and title
+    queries apart) and on curated query files; writes the report to ``out``.
+
+    ``curated``: (set name, JSONL path, corpus to keep or None, id prefix) per file.
+    """
+    from podsearch.evaluate.compare import ComparisonReport, QuerySet, compare_systems
+    from podsearch.evaluate.metrics import load_queries
+    from podsearch.querygen.pipeline import read_pairs
+
+    for ps in (base, tuned):
+        if ps.indexed_model is None:
+            raise IndexStateError(f"{ps.index_dir} is not indexed: run podsearch index")
+    test = read_pairs(Path(splits_dir) / "test.jsonl")
+    sets = []
+    for label, keep in (("generated", lambda p: p.generator != "title"), ("title", None)):
+        chosen = [p for p in test if (keep(p) if keep else p.generator == "title")]
+        texts = {f"{label}-{i}": p.query for i, p in enumerate(chosen)}
+        qrels = {f"{label}-{i}": {p.episode_id: 1} for i, p in enumerate(chosen)}
+        if label == "title":  # one title query per episode is plenty; cap to keep eval cheap
+            texts = dict(list(texts.items())[:1000])
+            qrels = {q: qrels[q] for q in texts}
+        sets.append(QuerySet(f"synthetic test queries ({label})", texts, qrels))
+    for name, path, corpus, prefix in curated:
+        rows = [q for q in load_queries(path) if corpus is None or q.get("corpus") == corpus]
+        bad = [q for q in rows if not (q.get("qid") or q.get("id")) or "query" not in q
+               or "episode_id" not in q]  # fmt: skip
+        if bad:
+            raise QueryError(f"{path}: lines need qid (or id), query, episode_id: {bad[0]}")
+        qid = {id(q): str(q.get("qid") or q.get("id")) for q in rows}
+        texts = {qid[id(q)]: q["query"] for q in rows}
+        qrels = {
+            qid[id(q)]: {prefix + str(e): 1 for e in [q["episode_id"], *q.get("also_relevant", [])]}
+            for q in rows
+        }
+        sets.append(QuerySet(name, texts, qrels))
+    report = ComparisonReport(title="podsearch adaptation report")
+    if card:
+        report.inbatch = (
+            {"base": card["inbatch_before"], "fine-tuned": card["inbatch_after"]}
+            if card.get("inbatch_before")
+            else {}
+        )
+        report.facts.update(
+            {
+                "base model": card["base_model"],
+                "training pairs": card["training_pairs"],
+                "train split pairs by generator": card.get("train_split_pairs_by_generator"),
+                "train seconds": card["train_seconds"],
+                "seconds per 1,000 pairs": card["seconds_per_1000_pairs"],
+                "splits": card["splits"]["episodes"],
+            }
+        )
+    report.facts["episodes in the index"] = base.store.count()
+    t0 = time.perf_counter()
+    systems = {
+        "base (dense)": (base, "dense"),
+        "fine-tuned (dense)": (tuned, "dense"),
+        "BM25": (base, "keyword"),
+        "hybrid (base)": (base, "hybrid"),
+        "hybrid (fine-tuned)": (tuned, "hybrid"),
+    }
+    compare_systems(systems, sets, report)
+    report.facts["evaluation seconds"] = round(time.perf_counter() - t0, 1)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    gen = [p for p in test if p.generator != "title"] or list(test)
+    if gen:
+        from podsearch.evaluate.compare import projection_plot
+
+        ep_ids = list(dict.fromkeys(p.episode_id for p in test))[:400]
+        eps = base.store.get_many(ep_ids)
+        docs = [eps[e].text for e in ep_ids]
+        cats = [(eps[e].categories or ("(none)",))[0] for e in ep_ids]
+        top = {c for c, _ in Counter(cats).most_common(8)}
+        labels = [c if c in top else "other" for c in cats]
+        shown = gen[:: max(1, len(gen) // 25)][:25]
+        for name, ps in (("base", base), ("fine-tuned", tuned)):
+            path = projection_plot(
+                ps.encoder(), [p.query for p in shown], docs, labels,
+                out / f"pca-{name}.png", f"PCA of test episodes and test queries ({name} model)",
+            )  # fmt: skip
+            report.plots[f"PCA of queries and episodes ({name})"] = str(path)
+    report.write(out)
+    log(f"report written to {out}/report.md, report.html, report.json")
+    return report
