@@ -13,11 +13,15 @@ from podsearch.errors import QueryError
 
 
 def parse_queries(specs: list[str]) -> list[tuple[str, str, str | None, str]]:
-    """FILE[:CORPUS[:ID_PREFIX]] -> (set name, path, corpus, prefix)."""
+    """FILE[:CORPUS[:ID_PREFIX]] -> (set name, path, corpus, prefix).
+
+    CORPUS ``*`` keeps every line; ID_PREFIX may map corpora to prefixes
+    (``listennotes=ln:,taddy=taddy:``) for an index that holds several catalogs."""
     out = []
     for spec in specs:
         path, _, rest = spec.partition(":")
         corpus, _, prefix = rest.partition(":")
+        corpus = "" if corpus == "*" else corpus
         if not Path(path).is_file():
             raise QueryError(f"No query file at {path}")
         name = f"curated queries ({Path(path).stem}{', ' + corpus if corpus else ''})"

@@ -83,6 +83,7 @@ def generate_pairs(
     roundtrip: RoundTripFilter | None = None,
     seed: int = 0,
     batch_size: int = 32,
+    generate_for: set[str] | None = None,
     progress: ProgressFn | None = None,
 ) -> QuerygenReport:
     """Write (query, episode) pairs for ``episodes`` to ``out`` (JSONL) and return a report.
@@ -101,7 +102,9 @@ def generate_pairs(
         raise QueryError("per_episode and batch_size must be >= 1")
     by_id = {e.episode_id: e for e in episodes}
     order = sample_order(list(by_id), seed)
-    gen_ids = [i for i in order if _has_text(by_id[i])]
+    gen_ids = [
+        i for i in order if _has_text(by_id[i]) and (generate_for is None or i in generate_for)
+    ]
     settings = {
         "generator": generator.name if generator else None,
         "per_episode": per_episode,
@@ -111,13 +114,14 @@ def generate_pairs(
         "roundtrip_k": roundtrip.k if roundtrip else None,
         "roundtrip_model": roundtrip.encoder.name if roundtrip else None,
         "seed": seed,
+        "generate_for": len(generate_for) if generate_for is not None else None,
     }
     report = QuerygenReport(
         out=str(out),
         generator=settings["generator"] or "",
         episodes_in_catalog=len(by_id),
         sampled=min(sample, len(gen_ids)) if sample is not None else len(gen_ids),
-        no_text=len(order) - len(gen_ids),
+        no_text=sum(1 for i in order if not _has_text(by_id[i])),
         settings=settings,
     )
     partial, done_path, meta_path = _paths(out)
@@ -135,6 +139,9 @@ def generate_pairs(
             df.flush()
             os.fsync(df.fileno())
             done.update(keys)
+            report.dropped = dict(dropped)
+            state = {"settings": settings, "state": "running", "report": report.to_dict()}
+            meta_path.write_text(json.dumps(state), "utf-8")
 
         if generator is not None:
             todo = [i for i in gen_ids[: report.sampled] if f"gen\t{i}" not in done]
@@ -251,7 +258,6 @@ def _resume(out: Path, settings: dict[str, Any], report: QuerygenReport) -> set[
             f"({meta.get('settings')}); delete {partial} and {done_path} to start over"
         )
     done = {k for k in done_path.read_text("utf-8").splitlines() if k}
-    keys = {k.split("\t", 1)[1] for k in done}
     kept: list[str] = []
     for line in partial.read_text("utf-8").splitlines():
         try:
@@ -266,7 +272,11 @@ def _resume(out: Path, settings: dict[str, Any], report: QuerygenReport) -> set[
     partial.write_text("".join(line + "\n" for line in kept), "utf-8")
     report.resumed = True
     report.pairs = len(kept)
-    del keys
+    prev = meta.get("report") or {}
+    for name in ("raw", "cleaned", "roundtrip_dropped", "title_pairs", "title_dropped",
+                 "human_pairs", "generate_seconds", "episodes_generated"):  # fmt: skip
+        setattr(report, name, prev.get(name, getattr(report, name)))
+    report.dropped = dict(prev.get("dropped", {}))
     return done
 
 
@@ -323,7 +333,7 @@ def generate_for_index(
 
     The round-trip filter searches with the index's own model over its stored vectors, so it
     costs one query encoding per candidate. ``id_prefix`` / ``languages`` restrict which
-    episodes get queries (all episodes stay in the round-trip candidate pool).
+    episodes get generated queries (all get title pairs and stay in the round-trip pool).
     """
     from podsearch.errors import IndexStateError
 
@@ -355,7 +365,7 @@ def generate_for_index(
         mat = np.stack([vecs[i] for i in ids])
         rt = RoundTripFilter(ps.encoder(), ids, mat, k=filter_k)
     return generate_pairs(
-        chosen,
+        episodes,
         out,
         generator=generator,
         per_episode=per_episode,
@@ -365,5 +375,6 @@ def generate_for_index(
         roundtrip=rt,
         seed=seed,
         batch_size=batch_size,
+        generate_for=None if len(chosen) == len(episodes) else {e.episode_id for e in chosen},
         progress=progress,
     )

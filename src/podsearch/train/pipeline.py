@@ -202,11 +202,22 @@ def evaluate_adaptation(
             raise QueryError(f"{path}: lines need qid (or id), query, episode_id: {bad[0]}")
         qid = {id(q): str(q.get("qid") or q.get("id")) for q in rows}
         texts = {qid[id(q)]: q["query"] for q in rows}
+        choices = dict(c.split("=", 1) for c in prefix.split(",") if "=" in c)
+
+        def pre(q: dict[str, Any], prefix: str = prefix, choices: dict[str, str] = choices) -> str:
+            return choices.get(str(q.get("corpus")), "") if choices else prefix
+
         qrels = {
-            qid[id(q)]: {prefix + str(e): 1 for e in [q["episode_id"], *q.get("also_relevant", [])]}
+            qid[id(q)]: {pre(q) + str(e): 1 for e in [q["episode_id"], *q.get("also_relevant", [])]}
             for q in rows
         }
         sets.append(QuerySet(name, texts, qrels))
+        kinds = sorted({str(q["kind"]) for q in rows if q.get("kind")})
+        for kind in kinds if len(kinds) > 1 else []:
+            sub = [qid[id(q)] for q in rows if q.get("kind") == kind]
+            sets.append(
+                QuerySet(f"{name}, {kind}", {k: texts[k] for k in sub}, {k: qrels[k] for k in sub})
+            )
     report = ComparisonReport(title="podsearch adaptation report")
     if card:
         report.inbatch = (

@@ -1,0 +1,88 @@
+"""querygen / train / eval / adapt commands: wiring and clear errors (fake encoder, no LLM)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import run
+
+
+@pytest.fixture
+def index(tmp_path: Path, tiny_catalog: Path, capsys) -> Path:  # type: ignore[no-untyped-def]
+    ix = tmp_path / "ix"
+    assert run(capsys, "ingest", "--catalog", str(tiny_catalog), "--index", str(ix))[0] == 0
+    assert run(capsys, "index", "--index", str(ix), "--model", "fake", "-q")[0] == 0
+    return ix
+
+
+def test_querygen_titles_only(index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "pairs.jsonl"
+    code, stdout, err = run(
+        capsys, "querygen", "--index", str(index), "--out", str(out), "--generator", "none",
+        "--filter-k", "3", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    rep = json.loads(stdout)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rep["pairs"] == len(lines) == rep["title_pairs"] and rep["raw"] == 0
+    assert rep["title_pairs"] + rep["title_dropped"] == 8
+    assert all(x["generator"] == "title" and x["rank"] <= 3 for x in lines)
+
+
+def test_querygen_needs_an_index(tmp_path: Path, tiny_catalog: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    ix = tmp_path / "raw"
+    run(capsys, "ingest", "--catalog", str(tiny_catalog), "--index", str(ix))
+    code, _, err = run(
+        capsys, "querygen", "--index", str(ix), "--out", str(tmp_path / "p.jsonl"), "-g", "none"
+    )
+    assert code != 0 and "podsearch index" in err and "Traceback" not in err
+    assert not (tmp_path / "p.jsonl").exists()
+    empty = tmp_path / "empty"
+    code, _, err = run(capsys, "querygen", "--index", str(empty), "--out", str(tmp_path / "q"))
+    assert code != 0 and "no episodes" in err
+
+
+def test_eval_and_train_errors_are_one_line(index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, "eval", "--index", str(index), "--model", str(tmp_path / "nope"))
+    assert code != 0 and "No model directory" in err and "Traceback" not in err
+    code, _, err = run(capsys, "eval", "--index", str(index))
+    assert code != 0 and "--model" in err
+    code, _, err = run(
+        capsys, "train", "--pairs", str(tmp_path / "none.jsonl"), "--index", str(index),
+        "--out", str(tmp_path / "m"),
+    )  # fmt: skip
+    assert code != 0 and "podsearch querygen" in err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.train
+@pytest.mark.integration
+def test_adapt_end_to_end_titles_only(tmp_path: Path, tiny_catalog: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The whole chain on 8 episodes with minilm and title pairs (no LLM): every step runs,
+    the model is usable by index/search, and a second run resumes instead of redoing."""
+    out = tmp_path / "work"
+    args = [
+        "adapt", "--catalog", str(tiny_catalog), "--out", str(out), "--base", "minilm",
+        "--generator", "none", "--batch-size", "4", "--split", "0.5,0.25,0.25",
+        "--filter-k", "8", "--quiet",
+    ]  # fmt: skip
+    code, stdout, err = run(capsys, *args)
+    assert code == 0, err
+    for f in ("pairs.jsonl", "model/podsearch-card.json", "model/splits/test.jsonl",
+              "report/report.html", "report/report.md", "report/metrics.png",
+              "adapt-times.json"):  # fmt: skip
+        assert (out / f).exists(), f
+    card = json.loads((out / "model" / "podsearch-card.json").read_text())
+    assert card["base_model"] == "minilm" and card["steps"] >= 1
+    assert "## podsearch fine-tuning" in (out / "model" / "README.md").read_text()
+    code, stdout, err = run(
+        capsys, "search", "sourdough", "--index", str(out / "index-tuned"), "--json"
+    )
+    assert code == 0, err
+    assert json.loads(stdout)["hits"][0]["episode_id"] == "e4"
+    mtime = (out / "model" / "podsearch-card.json").stat().st_mtime
+    assert run(capsys, *args)[0] == 0
+    assert (out / "model" / "podsearch-card.json").stat().st_mtime == mtime
