@@ -86,3 +86,12 @@ def test_adapt_end_to_end_titles_only(tmp_path: Path, tiny_catalog: Path, capsys
     mtime = (out / "model" / "podsearch-card.json").stat().st_mtime
     assert run(capsys, *args)[0] == 0
     assert (out / "model" / "podsearch-card.json").stat().st_mtime == mtime
+
+
+def test_eval_recommend_wiring(index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    # 8 episodes are too few for synthetic listeners: a clear one-line error, no report.
+    code, _, err = run(
+        capsys, "eval", "--recommend", "--index", str(index), "--out", str(tmp_path / "r")
+    )
+    assert code != 0 and "at least 20" in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "recommend.md").exists()

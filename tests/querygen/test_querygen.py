@@ -112,7 +112,7 @@ def test_sampling_is_seeded_and_independent_of_catalog_order(tmp_path: Path) -> 
 def test_interrupted_run_resumes_without_duplicates_or_losses(tmp_path: Path) -> None:
     eps = [ep(i) for i in range(10)]
     ref = tmp_path / "ref.jsonl"
-    generate_pairs(eps, ref, generator=ScriptedGenerator(), batch_size=2, seed=0)
+    ref_rep = generate_pairs(eps, ref, generator=ScriptedGenerator(), batch_size=2, seed=0)
     out = tmp_path / "pairs.jsonl"
     with pytest.raises(KeyboardInterrupt):
         generate_pairs(eps, out, generator=ScriptedGenerator(fail_on_call=3), batch_size=2)
@@ -121,6 +121,10 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(tmp_path: Path) ->
     again = ScriptedGenerator()
     rep = generate_pairs(eps, out, generator=again, batch_size=2, seed=0)
     assert rep.resumed and len(again.seen) == 6  # only the 3 unfinished batches
+    # The counters span both runs, as if nothing had happened.
+    assert (rep.raw, rep.cleaned, rep.episodes_generated, rep.pairs) == (
+        ref_rep.raw, ref_rep.cleaned, ref_rep.episodes_generated, ref_rep.pairs,
+    )  # fmt: skip
     assert sorted(out.read_text().splitlines()) == sorted(ref.read_text().splitlines())
 
 

@@ -51,15 +51,18 @@ def register(app: typer.Typer) -> None:
         recommend: bool = typer.Option(
             False, "--recommend", help="Evaluate recommendations on INDEX instead."
         ),
+        id_prefix: str = typer.Option(
+            "", "--id-prefix", help="--recommend: only episodes whose id starts with this."
+        ),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Evaluate search (base vs fine-tuned vs BM25 vs hybrid) or recommendations."""
-        out.mkdir(parents=True, exist_ok=True)
         if recommend:
             from podsearch.recommend.evaluate import evaluate_recommendations
 
             with Podsearch(index) as ps:
-                rep = evaluate_recommendations(ps)
+                rep = evaluate_recommendations(ps, id_prefix=id_prefix)
+            out.mkdir(parents=True, exist_ok=True)
             (out / "recommend.md").write_text(rep.to_markdown(), "utf-8")
             (out / "recommend.json").write_text(json.dumps(rep.to_dict(), indent=2), "utf-8")
             typer.echo(json.dumps(rep.to_dict()) if as_json else rep.to_markdown())
