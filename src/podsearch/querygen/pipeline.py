@@ -166,8 +166,8 @@ def generate_pairs(
                     report.cleaned += len(kept)
                     cand += [Pair(q, ep.episode_id, generator.name) for q in kept]
                 pairs = _filter(cand, roundtrip, report, "roundtrip_dropped")
-                flush(pairs, [f"gen\t{i}" for i in ids])
                 report.pairs += len(pairs)
+                flush(pairs, [f"gen\t{i}" for i in ids])
                 n_done += len(ids)
                 if progress:
                     progress("generate", n_done, report.sampled)
@@ -182,17 +182,17 @@ def generate_pairs(
                     if episode_text(by_id[i], strip_title=True).strip()
                 ]
                 pairs = _filter(cand, roundtrip, report, "title_dropped")
-                flush(pairs, [f"title\t{i}" for i in ids])
                 report.title_pairs += len(pairs)
                 report.pairs += len(pairs)
+                flush(pairs, [f"title\t{i}" for i in ids])
                 n_done += len(ids)
                 if progress:
                     progress("titles", n_done, len(order))
         if human is not None and "human\t*" not in done:
             pairs = _human_pairs(Path(human), by_id)
-            flush(pairs, ["human\t*"])
             report.human_pairs = len(pairs)
             report.pairs += len(pairs)
+            flush(pairs, ["human\t*"])
 
     report.dropped = dict(dropped)
     if report.pairs == 0:
