@@ -151,7 +151,7 @@ def finetune(
         num_train_epochs=settings.epochs,
         per_device_train_batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
-        warmup_ratio=settings.warmup_ratio,
+        **_warmup(settings.warmup_ratio),
         weight_decay=settings.weight_decay,
         lr_scheduler_type="linear",
         batch_sampler=BatchSamplers.NO_DUPLICATES,
@@ -227,3 +227,11 @@ def check_model_dir(path: str | Path) -> Path:
     if not (p / "modules.json").is_file():
         raise ModelError(f"{p} is not a sentence-transformers model (no modules.json)")
     return p
+
+
+def _warmup(ratio: float) -> dict[str, float]:
+    """transformers 5 takes the warm-up ratio as a float ``warmup_steps``; 4 as warmup_ratio."""
+    import transformers
+
+    major = int(transformers.__version__.split(".")[0])
+    return {"warmup_steps": ratio} if major >= 5 else {"warmup_ratio": ratio}
