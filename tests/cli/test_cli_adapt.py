@@ -64,10 +64,15 @@ def test_adapt_end_to_end_titles_only(tmp_path: Path, tiny_catalog: Path, capsys
     """The whole chain on 8 episodes with minilm and title pairs (no LLM): every step runs,
     the model is usable by index/search, and a second run resumes instead of redoing."""
     out = tmp_path / "work"
+    queries = tmp_path / "curated.jsonl"
+    queries.write_text(
+        '{"qid": "c1", "query": "wild yeast bread", "episode_id": "e4", "corpus": "tiny"}\n'
+        '{"qid": "c2", "query": "photos of black holes", "episode_id": "e8", "corpus": "tiny"}\n'
+    )
     args = [
         "adapt", "--catalog", str(tiny_catalog), "--out", str(out), "--base", "minilm",
         "--generator", "none", "--batch-size", "4", "--split", "0.5,0.25,0.25",
-        "--filter-k", "8", "--quiet",
+        "--filter-k", "8", "--queries", f"{queries}:tiny", "--quiet",
     ]  # fmt: skip
     code, stdout, err = run(capsys, *args)
     assert code == 0, err
@@ -75,6 +80,11 @@ def test_adapt_end_to_end_titles_only(tmp_path: Path, tiny_catalog: Path, capsys
               "report/report.html", "report/report.md", "report/metrics.png",
               "adapt-times.json"):  # fmt: skip
         assert (out / f).exists(), f
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert report["n_queries"] == {"curated queries (curated, tiny)": 2}
+    assert set(report["sets"]["curated queries (curated, tiny)"]) == {
+        "base (dense)", "fine-tuned (dense)", "BM25", "hybrid (base)", "hybrid (fine-tuned)",
+    }  # fmt: skip
     card = json.loads((out / "model" / "podsearch-card.json").read_text())
     assert card["base_model"] == "minilm" and card["steps"] >= 1
     assert "## podsearch fine-tuning" in (out / "model" / "README.md").read_text()

@@ -53,7 +53,10 @@ def train_model(
     model, qp, pp = load_base(settings)
     enc = SentenceTransformerEncoder(model, settings.base, query_prefix=qp, passage_prefix=pp)
     eval_pairs = splits.eval if len({p.episode_id for p in splits.eval}) >= 2 else splits.test
+    test_gen = [p for p in splits.test if p.generator != "title"]
+    test_gen = test_gen if len({p.episode_id for p in test_gen}) >= 2 else []
     before = inbatch_mrr(enc, eval_pairs, episodes) if len(eval_pairs) >= 2 else None
+    before_test = inbatch_mrr(enc, test_gen, episodes) if test_gen else None
     if before:
         log(
             f"base in-batch MRR@5: {before['mrr@5_batch64']:.3f} (batches of 64), "
@@ -70,8 +73,11 @@ def train_model(
         progress=progress,
     )
     after = inbatch_mrr(enc, eval_pairs, episodes) if before else None  # model trained in place
+    after_test = inbatch_mrr(enc, test_gen, episodes) if test_gen else None
     splits.write(out / "splits")
     card = _card(report, splits, before, after, eval_pairs is splits.test)
+    card["inbatch_test_generated_before"] = before_test
+    card["inbatch_test_generated_after"] = after_test
     (out / CARD_JSON).write_text(json.dumps(card, indent=2), "utf-8")
     _append_readme(out, card)
     return card
@@ -186,14 +192,15 @@ def evaluate_adaptation(
             raise IndexStateError(f"{ps.index_dir} is not indexed: run podsearch index")
     test = read_pairs(Path(splits_dir) / "test.jsonl")
     sets = []
-    for label, keep in (("generated", lambda p: p.generator != "title"), ("title", None)):
-        chosen = [p for p in test if (keep(p) if keep else p.generator == "title")]
-        texts = {f"{label}-{i}": p.query for i, p in enumerate(chosen)}
-        qrels = {f"{label}-{i}": {p.episode_id: 1} for i, p in enumerate(chosen)}
-        if label == "title":  # one title query per episode is plenty; cap to keep eval cheap
-            texts = dict(list(texts.items())[:1000])
-            qrels = {q: qrels[q] for q in texts}
-        sets.append(QuerySet(f"synthetic test queries ({label})", texts, qrels))
+    # Title queries are no test set: the indexed text contains each title verbatim.
+    chosen = [p for p in test if p.generator != "title"]
+    sets.append(
+        QuerySet(
+            "synthetic test queries",
+            {f"gen-{i}": p.query for i, p in enumerate(chosen)},
+            {f"gen-{i}": {p.episode_id: 1} for i, p in enumerate(chosen)},
+        )
+    )
     for name, path, corpus, prefix in curated:
         rows = [q for q in load_queries(path) if corpus is None or q.get("corpus") == corpus]
         bad = [q for q in rows if not (q.get("qid") or q.get("id")) or "query" not in q
@@ -220,11 +227,14 @@ def evaluate_adaptation(
             )
     report = ComparisonReport(title="podsearch adaptation report")
     if card:
-        report.inbatch = (
-            {"base": card["inbatch_before"], "fine-tuned": card["inbatch_after"]}
-            if card.get("inbatch_before")
-            else {}
-        )
+        split = card.get("inbatch_split", "eval")
+        for label, key in (
+            (f"{{}} ({split} split, all its queries)", "inbatch_{}"),
+            ("{} (test split, generated queries)", "inbatch_test_generated_{}"),
+        ):
+            for model, when in (("base", "before"), ("fine-tuned", "after")):
+                if card.get(key.format(when)):
+                    report.inbatch[label.format(model)] = card[key.format(when)]
         report.facts.update(
             {
                 "base model": card["base_model"],
