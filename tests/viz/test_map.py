@@ -8,19 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from podsearch.cli import main
 from podsearch.errors import QueryError
 from podsearch.viz import build_map, project, render_html, render_png
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.cli.test_cli import run
 
 
 def _two_blobs() -> np.ndarray:

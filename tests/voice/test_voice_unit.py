@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from podsearch.cli import main
 from podsearch.errors import InputTooLargeError, ModelError, QueryError
 from podsearch.voice import FakeTranscriber, check_language, search_audio
 from podsearch.voice import model as model_mod
 from podsearch.voice import search as search_mod
 from podsearch.voice.audio import AudioLimits
 from podsearch.voice.synth import silence, tone
+from tests.cli.test_cli import run
 
 
 def test_language_codes() -> None:
@@ -143,14 +143,6 @@ def test_missing_package_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---- CLI -----------------------------------------------------------------------------------
 
 
-def run(capsys: Any, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -147,42 +147,43 @@ class ComparisonReport:
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
+        def bars(ax: Any, systems: dict[str, dict[str, float]]) -> None:
+            names = list(systems)
+            x = range(len(names))
+            for j, m in enumerate(("R@30", "RR@30")):
+                vals = [systems[s].get(m, 0.0) for s in names]
+                ax.bar([i + 0.4 * j for i in x], vals, width=0.4, label=m)
+            ax.set_xticks([i + 0.2 for i in x], names, rotation=30, ha="right", fontsize=8)
+            ax.legend(fontsize=8)
+
+        def curves(ax: Any, per_sys: dict[str, list[float]]) -> None:
+            for s, ys in per_sys.items():
+                ax.plot(CURVE_KS, ys, marker="o", label=s)
+            ax.set_xscale("log")
+            ax.set_xlabel("k")
+            ax.set_ylabel("Recall@k")
+            ax.legend(fontsize=7)
+
         plots: dict[str, str] = {}
-        if self.sets:
-            fig, axes = plt.subplots(1, len(self.sets), figsize=(5.5 * len(self.sets), 4))
-            axes = axes if len(self.sets) > 1 else [axes]
-            for ax, (set_name, systems) in zip(axes, self.sets.items(), strict=True):
-                names = list(systems)
-                x = range(len(names))
-                for j, m in enumerate(("R@30", "RR@30")):
-                    vals = [systems[s].get(m, 0.0) for s in names]
-                    ax.bar([i + 0.4 * j for i in x], vals, width=0.4, label=m)
-                ax.set_xticks([i + 0.2 for i in x], names, rotation=30, ha="right", fontsize=8)
+        for title, name, panels, draw in (
+            ("Recall@30 and MRR@30 per system", "metrics.png", self.sets, bars),
+            ("Recall@k curves", "recall_curves.png", self.curves, curves),
+        ):
+            if not panels:
+                continue
+            cols = min(3, len(panels))
+            rows = -(-len(panels) // cols)
+            fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.2 * rows), squeeze=False)
+            for ax, (set_name, data) in zip(axes.flat, panels.items(), strict=False):
+                draw(ax, data)
                 ax.set_ylim(0, 1)
                 ax.set_title(set_name, fontsize=9)
-                ax.legend(fontsize=8)
+            for ax in list(axes.flat)[len(panels) :]:
+                ax.axis("off")
             fig.tight_layout()
-            p = folder / "metrics.png"
-            fig.savefig(p, dpi=110)
+            fig.savefig(folder / name, dpi=110)
             plt.close(fig)
-            plots["Recall@30 and MRR@30 per system"] = str(p)
-        if self.curves:
-            fig, axes = plt.subplots(1, len(self.curves), figsize=(5.5 * len(self.curves), 4))
-            axes = axes if len(self.curves) > 1 else [axes]
-            for ax, (set_name, per_sys) in zip(axes, self.curves.items(), strict=True):
-                for s, ys in per_sys.items():
-                    ax.plot(CURVE_KS, ys, marker="o", label=s)
-                ax.set_xscale("log")
-                ax.set_xlabel("k")
-                ax.set_ylabel("Recall@k")
-                ax.set_ylim(0, 1)
-                ax.set_title(set_name, fontsize=9)
-                ax.legend(fontsize=7)
-            fig.tight_layout()
-            p = folder / "recall_curves.png"
-            fig.savefig(p, dpi=110)
-            plt.close(fig)
-            plots["Recall@k curves"] = str(p)
+            plots[title] = str(folder / name)
         return plots
 
 
