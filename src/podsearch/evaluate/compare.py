@@ -53,7 +53,7 @@ class ComparisonReport:
         if self.inbatch:
             lines += ["## In-batch reranking MRR@5", ""]
             lines += [
-                "| model | batches of 64 | all eval episodes | queries |",
+                "| model (query set) | batches of 64 | vs all episodes of the set | queries |",
                 "|---|---:|---:|---:|",
             ]
             for name, r in self.inbatch.items():
@@ -87,7 +87,7 @@ class ComparisonReport:
             )
             parts.append(
                 "<h2>In-batch reranking MRR@5</h2><table><tr><th>model</th><th>batches of 64"
-                f"</th><th>all eval episodes</th><th>queries</th></tr>{rows}</table>"
+                f"</th><th>vs all episodes of the set</th><th>queries</th></tr>{rows}</table>"
             )
         for set_name, systems in self.sets.items():
             measures = list(next(iter(systems.values())).keys()) if systems else []
