@@ -20,9 +20,14 @@ from podsearch.train.pipeline import CARD_JSON, evaluate_adaptation, tuned_index
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--alpha", type=float, default=0.5)
-    ap.add_argument("--work", type=Path, default=Path("var/adapt-bench"))
-    ap.add_argument("--index", type=Path, default=Path("var/bench/index"))
+    ap.add_argument("--work", type=Path, default=Path("var/adapt-bench"), help="adapt work dir")
+    ap.add_argument("--index", type=Path, default=Path("var/bench/index"), help="base index")
     ap.add_argument("--out", type=Path, default=Path("bench/results/adapt-wise"))
+    ap.add_argument(
+        "--curated",
+        default="listennotes=ln:,taddy=taddy:,spotify=spotify:,sommar=sommar:",
+        help="corpus=prefix map for eval/queries/curated.jsonl, or a corpus to keep (no prefix)",
+    )
     args = ap.parse_args()
     from sentence_transformers import SentenceTransformer
 
@@ -53,8 +58,9 @@ def main() -> None:
         try:
             rep = evaluate_adaptation(
                 base_ps, merged_ps, tuned_dir / "splits", args.out, card=card, curated=[(
-                    "curated queries", "eval/queries/curated.jsonl", None,
-                    "listennotes=ln:,taddy=taddy:,spotify=spotify:,sommar=sommar:",
+                    "curated queries", "eval/queries/curated.jsonl",
+                    None if "=" in args.curated else args.curated,
+                    args.curated if "=" in args.curated else "",
                 )],
             )  # fmt: skip
         finally:

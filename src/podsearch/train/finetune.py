@@ -104,7 +104,7 @@ def finetune(
         CachedMultipleNegativesRankingLoss,
         MultipleNegativesRankingLoss,
     )
-    from transformers import TrainerCallback
+    from transformers import PrinterCallback, TrainerCallback
 
     from podsearch.encode._threads import configure_torch_threads
 
@@ -167,6 +167,7 @@ def finetune(
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=data, loss=loss, callbacks=[Track()]
     )
+    trainer.remove_callback(PrinterCallback)  # our progress callback reports instead
     try:
         trainer.train()
         seconds = time.perf_counter() - state["t0"]
