@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from podsearch import Podsearch
-from podsearch.train.finetune import TrainSettings, load_base
+from podsearch.train.finetune import TrainSettings, interpolate_weights, load_base
 from podsearch.train.pipeline import CARD_JSON, evaluate_adaptation, tuned_index
 
 
@@ -37,13 +37,8 @@ def main() -> None:
         base, _, _ = load_base(TrainSettings(base="me5-small"))
         tuned = SentenceTransformer(str(tuned_dir), device="cpu")
         bsd = base.state_dict()
-        merged = {
-            k: args.alpha * t + (1 - args.alpha) * bsd[k]
-            if k in bsd and t.is_floating_point() else t  # the tuned pooler has no base twin
-            for k, t in tuned.state_dict().items()
-        }  # fmt: skip
-        same = sum(k in bsd for k in merged)
-        print(f"interpolated {same} of {len(merged)} tensors", flush=True)
+        merged = interpolate_weights(bsd, tuned.state_dict(), args.alpha)
+        print(f"interpolated {sum(k in bsd for k in merged)} of {len(merged)} tensors")
         tuned.load_state_dict(merged)
         tmp = merged_dir.with_name(merged_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)

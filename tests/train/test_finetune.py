@@ -87,3 +87,17 @@ def test_bad_training_input(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="No model directory"):
         check_model_dir(tmp_path / "nope")
     assert not (tmp_path / "m").exists()
+
+
+def test_wise_alpha_zero_gives_back_the_base_model(tmp_path: Path) -> None:
+    eps, pairs = data()
+    settings = TrainSettings(
+        base="minilm", batch_size=10, learning_rate=1e-3, max_seq_length=32, wise_alpha=0.0
+    )
+    finetune(pairs[:20], eps, tmp_path / "m", settings)
+    text = ["baking bread with a wild yeast starter"]
+    base = load_encoder("minilm").encode_documents(text)
+    back = load_encoder(str(tmp_path / "m")).encode_documents(text)
+    assert np.allclose(base, back, atol=1e-5)
+    with pytest.raises(QueryError, match="wise_alpha"):
+        finetune(pairs, eps, tmp_path / "x", TrainSettings(base="minilm", wise_alpha=2.0))

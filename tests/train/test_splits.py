@@ -61,3 +61,16 @@ def test_same_seed_same_split_and_bad_input() -> None:
         split_pairs([Pair("q", "nope", "gen")], eps)
     with pytest.raises(QueryError, match="No pairs"):
         split_pairs([], eps)
+
+
+def test_wise_interpolation_mixes_shared_float_tensors_only() -> None:
+    import torch
+
+    from podsearch.train.finetune import interpolate_weights
+
+    base = {"w": torch.zeros(2), "n": torch.tensor([1])}
+    tuned = {"w": torch.ones(2), "n": torch.tensor([5]), "pooler": torch.full((1,), 3.0)}
+    out = interpolate_weights(base, tuned, 0.25)
+    assert torch.allclose(out["w"], torch.full((2,), 0.25))
+    assert out["n"].item() == 5 and out["pooler"].item() == 3.0  # kept as tuned
+    assert torch.equal(interpolate_weights(base, tuned, 0.0)["w"], base["w"])

@@ -16,6 +16,7 @@ from podsearch.cli.train import (
     CachedOpt,
     SeqOpt,
     SplitOpt,
+    WiseOpt,
     parse_split,
     train_progress,
 )
@@ -42,6 +43,7 @@ def register(app: typer.Typer) -> None:
         max_pairs: int | None = typer.Option(2000, "--max-pairs", min=2),
         cached: bool = CachedOpt,
         split: str = SplitOpt,
+        wise_alpha: float = WiseOpt,
         queries: list[str] = typer.Option([], "--queries", "-q", help="FILE[:CORPUS[:ID_PREFIX]]"),
         seed: int = typer.Option(0, "--seed"),
         quiet: bool = typer.Option(False, "--quiet"),
@@ -85,7 +87,7 @@ def register(app: typer.Typer) -> None:
                 say("3/5 fine-tuning")
                 settings = TrainSettings(
                     base=base, batch_size=batch_size, max_seq_length=max_seq_length,
-                    cached=cached, max_pairs=max_pairs, seed=seed,
+                    cached=cached, max_pairs=max_pairs, seed=seed, wise_alpha=wise_alpha,
                 )  # fmt: skip
                 train_model(
                     ps, read_pairs(pairs_path), model_dir, settings, fractions=parse_split(split),

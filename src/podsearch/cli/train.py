@@ -20,6 +20,10 @@ CachedOpt = typer.Option(
     False, "--cached", help="CachedMNRL (GradCache): big batches, less memory."
 )
 SplitOpt = typer.Option("0.8,0.01,0.19", "--split", help="train,eval,test fractions by episode.")
+WiseOpt = typer.Option(
+    1.0, "--wise-alpha", min=0.0, max=1.0,
+    help="WiSE-FT: keep alpha*tuned + (1-alpha)*base weights (0.5 helped on real data).",
+)  # fmt: skip
 
 
 def parse_split(value: str) -> tuple[float, float, float]:
@@ -64,6 +68,7 @@ def register(app: typer.Typer) -> None:
         max_pairs: int | None = MaxPairsOpt,
         cached: bool = CachedOpt,
         split: str = SplitOpt,
+        wise_alpha: float = WiseOpt,
         seed: int = typer.Option(0, "--seed"),
         overwrite: bool = typer.Option(False, "--overwrite"),
         as_json: bool = typer.Option(False, "--json"),
@@ -76,6 +81,7 @@ def register(app: typer.Typer) -> None:
         settings = TrainSettings(
             base=base, batch_size=batch_size, epochs=epochs, learning_rate=lr,
             max_seq_length=max_seq_length, cached=cached, max_pairs=max_pairs, seed=seed,
+            wise_alpha=wise_alpha,
         )  # fmt: skip
         loaded = read_pairs(pairs)
         with Podsearch(index) as ps:
