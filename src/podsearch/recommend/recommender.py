@@ -22,8 +22,7 @@ from podsearch.index.base import VectorIndex
 from podsearch.models import Episode, Filters, Hit, SearchResult
 from podsearch.recommend.history import HistoryItem, as_history
 from podsearch.recommend.profile import Interest, interests, mean_profile, recency_weights
-from podsearch.search.searcher import check_page
-from podsearch.search.snippet import make_snippet
+from podsearch.search.searcher import check_page, make_hit
 
 STRATEGIES: tuple[str, ...] = ("multi-interest", "mean")
 MAX_INTERESTS = 20
@@ -261,22 +260,7 @@ def _interleave(
 
 
 def _hits(picked: list[tuple[Episode, float]], offset: int, about: str) -> list[Hit]:
-    return [
-        Hit(
-            episode_id=ep.episode_id,
-            score=float(score),
-            title=ep.title,
-            show_title=ep.show_title,
-            show_id=ep.show_id,
-            language=ep.language,
-            pub_date=ep.pub_date,
-            snippet=make_snippet(about, ep.description or ep.show_description),
-            categories=ep.categories,
-            audio_url=ep.audio_url,
-            rank=n,
-        )
-        for n, (ep, score) in enumerate(picked, start=offset + 1)
-    ]
+    return [make_hit(ep, about, score, n) for n, (ep, score) in enumerate(picked, start=offset + 1)]
 
 
 def _check_per_show(per_show: int | None) -> None:

@@ -196,7 +196,7 @@ class Searcher:
                 ep = eps.get(doc_id)
                 if ep is None:  # deleted from the store after the index was read
                     continue
-                hits.append(_hit(ep, q, score, n, ranks))
+                hits.append(make_hit(ep, q, score, n, ranks))
             t = dict(timings)
             t["fuse_hydrate_ms"] = (time.perf_counter() - t0) * 1000
             results.append(SearchResult(q, mode, k, offset, tuple(hits), t))
@@ -232,7 +232,10 @@ class Searcher:
         return cos
 
 
-def _hit(ep: Episode, query: str, score: float, rank: int, ranks: list[int | None]) -> Hit:
+def make_hit(
+    ep: Episode, query: str, score: float, rank: int, ranks: Sequence[int | None] = (None, None)
+) -> Hit:
+    """A result row: the episode, a query-biased snippet, and its dense / keyword ranks."""
     return Hit(
         episode_id=ep.episode_id,
         score=float(score),

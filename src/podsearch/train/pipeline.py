@@ -184,7 +184,7 @@ def evaluate_adaptation(
     ``curated``: (set name, JSONL path, corpus to keep or None, id prefix) per file.
     """
     from podsearch.evaluate.compare import ComparisonReport, QuerySet, compare_systems
-    from podsearch.evaluate.metrics import load_queries
+    from podsearch.evaluate.metrics import known_item_qrels, load_queries
     from podsearch.querygen.pipeline import read_pairs
 
     for ps in (base, tuned):
@@ -207,21 +207,16 @@ def evaluate_adaptation(
                or "episode_id" not in q]  # fmt: skip
         if bad:
             raise QueryError(f"{path}: lines need qid (or id), query, episode_id: {bad[0]}")
-        qid = {id(q): str(q.get("qid") or q.get("id")) for q in rows}
-        texts = {qid[id(q)]: q["query"] for q in rows}
         choices = dict(c.split("=", 1) for c in prefix.split(",") if "=" in c)
 
-        def pre(q: dict[str, Any], prefix: str = prefix, choices: dict[str, str] = choices) -> str:
-            return choices.get(str(q.get("corpus")), "") if choices else prefix
+        def pre(q: dict[str, Any], e: str, prefix: str = prefix, ch: dict = choices) -> str:
+            return (ch.get(str(q.get("corpus")), "") if ch else prefix) + str(e)
 
-        qrels = {
-            qid[id(q)]: {pre(q) + str(e): 1 for e in [q["episode_id"], *q.get("also_relevant", [])]}
-            for q in rows
-        }
+        texts, qrels = known_item_qrels(rows, id_of=pre)
         sets.append(QuerySet(name, texts, qrels))
         kinds = sorted({str(q["kind"]) for q in rows if q.get("kind")})
         for kind in kinds if len(kinds) > 1 else []:
-            sub = [qid[id(q)] for q in rows if q.get("kind") == kind]
+            sub = [str(q.get("qid") or q.get("id")) for q in rows if q.get("kind") == kind]
             sets.append(
                 QuerySet(f"{name}, {kind}", {k: texts[k] for k in sub}, {k: qrels[k] for k in sub})
             )
