@@ -105,6 +105,7 @@ class Podsearch:
             lookup=self.store.get_many,
             hub_scores=self.store.hub_scores,
             fusion=fusion,
+            languages=lambda: list(self.store.facet_counts("language")),
         )
 
     # -- components (lazy: loading a model takes seconds) ---------------------------------
@@ -277,6 +278,7 @@ class Podsearch:
             if refresh_all:
                 self._refresh_hub_scores(vi, probes)
             self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
+            self.searcher.reset_classifier()
             return IndexReport(
                 encoded=done,
                 deleted=deleted,

@@ -4,11 +4,15 @@ Why this design:
 - HNSW answers unfiltered queries in well under a millisecond at recall ~0.95+.
 - Filters are applied *inside* the graph walk with an ``IDSelectorBitmap`` (no post-filtering,
   so no empty pages), with ``efSearch`` raised as the filter gets more selective.
-- When a filter keeps up to ``exact_max`` vectors (or ``exact_fraction`` of a large index),
-  we search just the allowed vectors exactly: cheap (20k x 384 is a few ms) and exact. Graph
-  search under a filter loses recall when the allowed points sit apart from the query's
-  region: a language filter kept 10% of a real index and HNSW found only 0.62 of the exact
-  top 10 (bench/results/search_bench.md), while a 1% filter under exact search found all.
+- Whenever the vectors a query may return (all live ones, or those a filter keeps) number at
+  most ``exact_max`` (or ``exact_fraction`` of a large index), we search them exactly: one
+  BLAS matrix product, under a millisecond for 19k x 384 and linear in the count (the default
+  threshold is measured in bench/results/exact_threshold.md). Graph search loses the targets
+  that sit far from the query's region: cross-lingual queries above all (the walk stays in
+  the query language's part of the graph: 8 of 104 exact top-30 targets lost at efSearch
+  128 on unseen queries, bench/results/quality_bench.md), and filtered queries (a language
+  filter kept 10% of a real index and HNSW found only 0.62 of the exact top 10), while exact
+  search loses none.
 - Updates and deletes mark the old slot dead (the graph skips it through the same selector);
   ``commit`` compacts once dead slots pass ``compact_fraction``.
 - Each commit writes a new generation directory and then atomically swaps the ``CURRENT``
@@ -32,6 +36,9 @@ from podsearch.models import DocPayload, Filters
 
 _NO_DATE = np.iinfo(np.int64).min
 _FORMAT = 1
+# Below this many searchable vectors, search is exact (bench/exact_threshold.py measures the
+# cost of exact search against HNSW by index size on this project's 2-core reference machine).
+EXACT_MAX = 100_000
 
 
 class _Vocab:
@@ -59,9 +66,9 @@ class FaissVectorIndex:
         *,
         m: int = 32,
         ef_construction: int = 200,
-        ef_search: int = 128,
+        ef_search: int = 512,
         exact_fraction: float = 0.05,
-        exact_max: int = 20_000,
+        exact_max: int = EXACT_MAX,
         compact_fraction: float = 0.3,
     ) -> None:
         self.path = Path(path)
@@ -232,7 +239,7 @@ class FaissVectorIndex:
             if allowed == 0:
                 return [[] for _ in range(len(q))]
             k_eff = min(k, allowed)
-            if allowed < n and allowed <= max(self.exact_max, self.exact_fraction * n):
+            if allowed <= max(self.exact_max, self.exact_fraction * n):
                 return self._exact(q, mask, k_eff)
             if allowed == n:
                 params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k_eff))
@@ -253,13 +260,24 @@ class FaissVectorIndex:
             ]
 
     def _exact(self, q: np.ndarray, mask: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        slots = np.flatnonzero(mask)
-        sims = q @ self._vecs[slots].T
+        """Brute force over the allowed slots. A filter that keeps most of the index is cheaper
+        to apply after one product over every slot than by gathering the kept vectors."""
+        n = len(mask)
+        allowed = int(mask.sum())
+        if allowed * 2 >= n:
+            slots = np.arange(n)
+            sims = q @ self._vecs[:n].T
+            sims[:, ~mask] = -np.inf
+        else:
+            slots = np.flatnonzero(mask)
+            sims = q @ self._vecs[slots].T
         out: list[list[tuple[str, float]]] = []
         for row in sims:
             top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
             top = top[np.argsort(-row[top], kind="stable")]
-            out.append([(self._ids[int(slots[t])], float(row[t])) for t in top])
+            out.append(
+                [(self._ids[int(slots[t])], float(row[t])) for t in top if row[t] > -np.inf]
+            )
         return out
 
     # -- persistence ----------------------------------------------------------------------

@@ -7,10 +7,22 @@ document that says "runs" and "Gesundheit" finds a German one that says "gesunde
 a language without a stemmer still matches word for word. Chinese, Japanese and Korean have no
 word spaces: runs of those scripts are cut into overlapping character bigrams before indexing
 and before querying.
+
+How a query is scored (bench/results/quality_bench.md measures each choice against a plain
+BM25): each query word is looked up in every field, analysed by that field's analyser, and the
+word's score is the *best* field's score plus ``tie_breaker`` times the others (a disjunction-
+max, as Lucene/Elasticsearch multi-field search does). Summing the fields instead, as one
+Boolean query over ~20 fields would, counts a word two or three times for the documents that
+happen to hold it in several fields (title + language-neutral + stemmed), which has nothing to
+do with relevance. Stop words of the query's language (English when it cannot be told) are
+left out of the query, in every field: the language-neutral and title fields keep every word
+at index time (for languages with no stop-word list), and "how to" in a query should not
+match every English episode. Removing them at query time needs no re-indexing.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -53,6 +65,7 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-
 _NON_WORD = re.compile(r"[^\w\s]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _TITLE_BOOST = 2.0
+_TIE_BREAKER = 0.1
 
 
 def _cjk_bigrams(text: str) -> str:
@@ -73,6 +86,37 @@ def prepare_text(text: str) -> str:
 def prepare_query(query: str) -> str:
     """Turn user text into plain words: no tantivy syntax, no boolean operators."""
     return " ".join(_NON_WORD.sub(" ", prepare_text(query)).lower().split())
+
+
+@functools.cache
+def _stopword_filter(lang_name: str) -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stopword(lang_name))
+        .build()
+    )
+
+
+# tantivy's English list is Lucene's 33 words; queries also carry question words and pronouns
+# ("how", "what", "about", "my"), which match nearly every English episode. This is the
+# common NLTK/Snowball English list. Other languages use tantivy's (Snowball) lists.
+_ENGLISH_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing don down during each few for
+    from further had has have having he her here hers herself him himself his how i if in into
+    is it its itself just me more most my myself no nor not now of off on once only or other
+    our ours ourselves out over own same she should so some such than that the their theirs
+    them themselves then there these they this those through to too under until up very was
+    we were what when where which while who whom why will with would you your yours yourself
+    yourselves""".split()
+)
+
+
+def _is_stopword(word: str, lang_name: str) -> bool:
+    if lang_name == "english" and word in _ENGLISH_STOPWORDS:
+        return True
+    return not _stopword_filter(lang_name).analyze(word)
 
 
 def _stem_field(lang_name: str) -> str:
@@ -106,10 +150,32 @@ def _schema() -> tantivy.Schema:
     return sb.build()
 
 
+def _query_stopword_language(text: str) -> str:
+    """The stop-word list for a query's neutral-field words: its language's when py3langid is
+    sure and tantivy has a list, else English (most queries, and most catalogs)."""
+    from podsearch.catalog.clean import detect_language_scored
+
+    lang, confidence = detect_language_scored(text)
+    name = STEMMERS.get(lang, "")
+    if confidence >= 0.9 and name in _STOPWORD_LANGS:
+        return name
+    return "english"
+
+
 class TantivyKeywordIndex:
     """KeywordIndex on an on-disk tantivy directory. Commits are atomic (tantivy's meta.json)."""
 
-    def __init__(self, path: Path, *, heap_bytes: int = 128_000_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        heap_bytes: int = 128_000_000,
+        title_boost: float = _TITLE_BOOST,
+        tie_breaker: float | None = _TIE_BREAKER,
+        drop_stopwords: bool = True,
+    ) -> None:
+        """``tie_breaker=None`` sums the fields' scores (one Boolean query over all fields, the
+        scoring before the disjunction-max; kept for the benchmark's ablation)."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._schema = _schema()
@@ -123,6 +189,11 @@ class TantivyKeywordIndex:
         self._default_fields = ["title", "t_std"] + [
             _stem_field(n) for n in sorted(set(STEMMERS.values()))
         ]
+        self._analyzers = {"title": _analyzer(None), "t_std": _analyzer(None)} | {
+            _stem_field(n): _analyzer(n) for n in sorted(set(STEMMERS.values()))
+        }
+        self.title_boost, self.tie_breaker = title_boost, tie_breaker
+        self.drop_stopwords = drop_stopwords
         self._index.reload()
 
     def _w(self) -> tantivy.IndexWriter:
@@ -202,9 +273,9 @@ class TantivyKeywordIndex:
         text = prepare_query(query)
         if not text:
             return []
-        q, _errors = self._index.parse_query_lenient(
-            text, self._default_fields, field_boosts={"title": _TITLE_BOOST}
-        )
+        q = self._text_query(text)
+        if q is None:
+            return []
         if filters is not None and not filters.empty:
             parts = [(tantivy.Occur.Must, q)] + [
                 (tantivy.Occur.Must, fq) for fq in self._filter_queries(filters)
@@ -216,6 +287,37 @@ class TantivyKeywordIndex:
         for score, addr in res.hits:
             out.append((searcher.doc(addr)["doc_id"][0], float(score)))
         return out
+
+    def _text_query(self, text: str) -> tantivy.Query | None:
+        """One clause per query word: the disjunction-max of its per-field term queries."""
+        if self.tie_breaker is None:
+            q, _errors = self._index.parse_query_lenient(
+                text, self._default_fields, field_boosts={"title": self.title_boost}
+            )
+            return q
+        stop_lang = _query_stopword_language(text) if self.drop_stopwords else None
+        s = self._schema
+        all_words = list(dict.fromkeys(text.split()))
+        kept = [w for w in all_words if stop_lang is None or not _is_stopword(w, stop_lang)]
+        words: list[tantivy.Query] = []
+        for word in kept or all_words:  # a query of stop words only ("the who") keeps them
+            per_field: list[tantivy.Query] = []
+            for field, analyzer in self._analyzers.items():
+                tokens = dict.fromkeys(analyzer.analyze(word))
+                terms = [tantivy.Query.term_query(s, field, t) for t in tokens]
+                if not terms:
+                    continue
+                fq = terms[0] if len(terms) == 1 else tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, t) for t in terms]
+                )
+                if field == "title" and self.title_boost != 1.0:
+                    fq = tantivy.Query.boost_query(fq, self.title_boost)
+                per_field.append(fq)
+            if per_field:
+                words.append(tantivy.Query.disjunction_max_query(per_field, self.tie_breaker))
+        if not words:
+            return None
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, w) for w in words])
 
     def close(self) -> None:
         with self._lock:

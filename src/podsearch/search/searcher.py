@@ -16,6 +16,7 @@ from podsearch.errors import QueryError
 from podsearch.index.base import KeywordIndex, VectorIndex
 from podsearch.models import SEARCH_MODES, Episode, Filters, Hit, SearchResult
 from podsearch.search.fusion import RRF_K, convex_fusion, reciprocal_rank_fusion
+from podsearch.search.querylang import CROSS_LINGUAL, QueryClassifier
 from podsearch.search.snippet import make_snippet
 
 MAX_QUERY_CHARS = 1000
@@ -60,6 +61,9 @@ class FusionSettings:
     (see ``fusion.convex_fusion``).
     ``hubness_beta``: dense scores become ``cos - beta * hub(d)`` (CSLS, see
     ``search/hubness.py``) in dense and hybrid modes; 0 turns it off.
+    ``cross_lingual_keyword_weight``: the keyword weight for queries classified cross-lingual
+    (the query's language differs from that of most of its nearest episodes, see
+    ``search/querylang.py``); None gives them ``keyword_weight`` like any query.
 
     Defaults chosen on bench/fusion_bench.py (real data, odd qids; confirmed on even qids):
     RRF lowered MRR@30 below dense alone, convex with 0.25 and CSLS with 0.5 raised it most.
@@ -70,6 +74,7 @@ class FusionSettings:
     dense_weight: float = 1.0
     keyword_weight: float = 0.25
     hubness_beta: float = 0.5
+    cross_lingual_keyword_weight: float | None = 0.0
     depth: int = 100  # candidates taken from each retriever before fusing / re-scoring
 
     def __post_init__(self) -> None:
@@ -120,7 +125,9 @@ class Searcher:
         hub_scores: Callable[[Sequence[str]], dict[str, float]] | None = None,
         fusion: FusionSettings | None = None,
         cache_size: int = 2048,
+        languages: Callable[[], Sequence[str]] | None = None,
     ) -> None:
+        """``languages`` lists the catalog's languages, for telling cross-lingual queries."""
         self._encoder = encoder
         self._vectors = vectors
         self._keywords = keywords
@@ -128,6 +135,35 @@ class Searcher:
         self._hub_scores = hub_scores
         self.fusion = fusion or FusionSettings()
         self.cache = QueryVectorCache(cache_size)
+        self._languages = languages
+        self._classifier: QueryClassifier | None = None
+        self._classifier_lock = threading.Lock()
+
+    def classifier(self) -> QueryClassifier:
+        """The query classifier for the catalog's languages (made on first use; call
+        ``reset_classifier`` after the catalog's languages change)."""
+        with self._classifier_lock:
+            if self._classifier is None:
+                langs = list(self._languages()) if self._languages is not None else []
+                self._classifier = QueryClassifier(langs)
+            return self._classifier
+
+    def reset_classifier(self) -> None:
+        with self._classifier_lock:
+            self._classifier = None
+
+    def keyword_weight_for(self, query: str, dense: Sequence[tuple[str, float]]) -> float:
+        """The keyword weight hybrid fusion gives this query (by its class)."""
+        f = self.fusion
+        if f.cross_lingual_keyword_weight is None or not dense:
+            return f.keyword_weight
+        clf = self.classifier()
+        near = [i for i, _ in dense[: clf.neighbours]]
+        eps = self._lookup(near)
+        pairs = [(i, eps[i].language) for i in near if i in eps]
+        if clf.classify(query, pairs) == CROSS_LINGUAL:
+            return f.cross_lingual_keyword_weight
+        return f.keyword_weight
 
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
         enc = self._encoder()
@@ -188,7 +224,8 @@ class Searcher:
                     [d_run, k_run], weights=[f.dense_weight, f.keyword_weight], k=f.k
                 )
             else:
-                ranked = convex_fusion(d_run, k_run, cos, keyword_weight=self.fusion.keyword_weight)
+                w = self.keyword_weight_for(q, d_run)
+                ranked = convex_fusion(d_run, k_run, cos, keyword_weight=w)
             page = ranked[offset:need]
             eps = self._lookup([i for i, _, _ in page])
             hits = []
