@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODEL_ALIASES",
     "Encoder",
+    "encoder_name",
     "FakeEncoder",
     "load_encoder",
 ]
@@ -101,6 +102,15 @@ def load_encoder(
         passage_prefix=passage_prefix,
         batch_size=batch_size,
     )
+
+
+def encoder_name(name: str | None = None) -> str:
+    """The name ``load_encoder(name)``'s encoder records in an index (a local directory becomes
+    its absolute path), found without loading weights. ModelError as in load_encoder."""
+    name = (name or DEFAULT_MODEL).strip()
+    if name == "fake" or name.startswith("fake:"):
+        return FakeEncoder(_fake_dim(name)).name
+    return _resolve(name).name
 
 
 class _Source:
