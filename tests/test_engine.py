@@ -208,9 +208,11 @@ def test_a_relative_model_path_serves_the_index_built_with_it(
             assert ps.model_name == str(model_dir.resolve())
             assert top(ps, "sourdough bread baker", mode="dense")[0] == "e4"
             assert not ps.build_index().rebuilt  # the same model: nothing re-encoded
-    with Podsearch(tmp_path / "ix", model="fake") as ps:  # still refuses another model
-        with pytest.raises(IndexStateError, match="built with model"):
-            ps.warm_up()
+    with (
+        Podsearch(tmp_path / "ix", model="fake") as ps,  # still refuses another model
+        pytest.raises(IndexStateError, match="built with model"),
+    ):
+        ps.warm_up()
 
 
 def test_fake_model_names_compare_by_what_they_load(tmp_path: Path, tiny_catalog: Path) -> None:
