@@ -63,6 +63,26 @@ def test_batch_mode(index: Path, tmp_path: Path, capsys) -> None:  # type: ignor
     assert "error" in lines[2] and lines[3]["hits"][0]["episode_id"] == "e7"
 
 
+@pytest.mark.filterwarnings("error::ResourceWarning")  # an unclosed queries file fails
+def test_batch_mode_null_queries_and_missing_ids(index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text(
+        '{"id": "a", "query": null}\n'
+        '{"query": "sourdough bread"}\n'
+        '{"id": null, "query": "Korallenriffe Klimawandel"}\n'
+        '{"id": 0, "query": "sourdough bread"}\n'
+        '{"id": "n", "query": 7}\n'
+    )
+    code, out, _ = run(capsys, "search", "--queries", str(qfile), "--index", str(index),
+                       "--k", "2", "--mode", "keyword", "--json")  # fmt: skip
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and [x["id"] for x in lines] == ["a", "2", "3", "0", "n"]
+    assert lines[0]["hits"] == [] and "line 1" in lines[0]["error"]
+    assert '"query" must be a string' in lines[0]["error"] and "query" not in lines[0]
+    assert [x["hits"][0]["episode_id"] for x in lines[1:4]] == ["e4", "e7", "e4"]
+    assert "line 5" in lines[4]["error"] and lines[4]["hits"] == []
+
+
 def test_errors_are_one_line_with_exit_codes(index: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run(capsys, "search", "", "--index", str(index))
     assert code == 2 and "error: the query is empty" in err and "Traceback" not in err
