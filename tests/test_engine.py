@@ -271,3 +271,18 @@ def test_searches_are_answered_while_a_build_encodes(tmp_path: Path, tiny_catalo
     assert not build.is_alive()
     assert top(ps, "Vulkane Lava", mode="keyword") == ["e8"]
     ps.close()
+
+
+def test_category_counts_match_the_case_insensitive_filter(tmp_path: Path) -> None:
+    shows = [*SHOWS, ("4", "Body Talk", "On bodies.", "English", "health | Fitness & Nutrition")]
+    eps = [*EPISODES, ("e9", "4", "Stretching", "Why stretching helps.", "2018-02-02 08:00:00+00")]
+    ps = Podsearch(tmp_path / "ix", encoder=FakeEncoder())
+    ps.ingest(write_catalog(tmp_path / "c", shows, eps))
+    ps.build_index()
+    cats = ps.stats()["categories"]
+    # Shown once, in the form most episodes use; counted like the filter matches.
+    assert cats["Health"] == 4 and "health" not in cats
+    assert cats["Fitness & Nutrition"] == 4 and len(cats) == 5, cats
+    health = set(top(ps, "sleep", k=10, mode="dense", filters=Filters(categories=("Health",))))
+    assert health == {"e1", "e2", "e3", "e9"}
+    ps.close()
