@@ -285,4 +285,6 @@ def test_category_counts_match_the_case_insensitive_filter(tmp_path: Path) -> No
     assert cats["Fitness & Nutrition"] == 4 and len(cats) == 5, cats
     health = set(top(ps, "sleep", k=10, mode="dense", filters=Filters(categories=("Health",))))
     assert health == {"e1", "e2", "e3", "e9"}
+    with pytest.raises(QueryError, match="no facet 'shows'"):
+        ps.store.facet_counts("shows")
     ps.close()

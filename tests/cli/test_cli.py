@@ -94,6 +94,24 @@ def test_errors_are_one_line_with_exit_codes(index: Path, capsys) -> None:  # ty
     assert code == 2 and "YYYY-MM-DD" in err
 
 
+def test_library_errors_reach_the_cli_as_one_line(  # type: ignore[no-untyped-def]
+    index: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    code, _, err = run(capsys, "search", "--queries", str(tmp_path / "nope.jsonl"),
+                       "--index", str(index))  # fmt: skip
+    assert code == 2 and err.startswith("error: cannot read the queries file")
+    assert "nope.jsonl" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # The encoder's input checks are ModelErrors too: exit 5 and one line, no traceback.
+    from podsearch import encode
+
+    real = encode.load_encoder
+    monkeypatch.setattr(encode, "load_encoder", lambda name, **kw: real(name, max_seq_length=0))
+    code, _, err = run(capsys, "search", "bread", "--index", str(index), "--model", "fake")
+    assert code == 5 and err.startswith("error: max_seq_length and batch_size must be >= 1")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_delete_and_stats(index: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run(capsys, "delete", "e4", "zzz", "--index", str(index))
     assert code == 0 and "deleted 1 of 2" in out
