@@ -43,9 +43,13 @@ def test_search_modes_find_the_hand_checked_episode(engine: Podsearch) -> None:
 
 
 def test_filters_and_pagination(engine: Podsearch) -> None:
-    assert set(top(engine, "schlaf sleep", k=10, filters=Filters(languages=("de",)))) <= {
-        "e6", "e7", "e8"}  # fmt: skip
-    assert top(engine, "sleep", k=10, filters=Filters(show_ids=("2",)), mode="dense") != []
+    german = Filters(languages=("de",))
+    for mode in ("dense", "keyword", "hybrid"):  # keyword: only the German text with the word
+        want = ["e6"] if mode == "keyword" else ["e6", "e7", "e8"]
+        assert sorted(top(engine, "schlaf sleep", k=10, filters=german, mode=mode)) == want, mode
+    assert top(engine, "schlaf sleep", k=10, filters=german)[0] == "e6"
+    assert set(top(engine, "sleep", k=10, filters=Filters(show_ids=("2",)), mode="dense")) == {
+        "e4", "e5"}  # fmt: skip
     only_2017 = Filters(date_from=datetime(2017, 1, 1, tzinfo=UTC),
                         date_to=datetime(2017, 12, 31, tzinfo=UTC))  # fmt: skip
     assert set(top(engine, "health", k=10, filters=only_2017, mode="dense")) == {
