@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,9 +43,13 @@ def test_search_modes_find_the_hand_checked_episode(engine: Podsearch) -> None:
 
 
 def test_filters_and_pagination(engine: Podsearch) -> None:
-    assert set(top(engine, "schlaf sleep", k=10, filters=Filters(languages=("de",)))) <= {
-        "e6", "e7", "e8"}  # fmt: skip
-    assert top(engine, "sleep", k=10, filters=Filters(show_ids=("2",)), mode="dense") != []
+    german = Filters(languages=("de",))
+    for mode in ("dense", "keyword", "hybrid"):  # keyword: only the German text with the word
+        want = ["e6"] if mode == "keyword" else ["e6", "e7", "e8"]
+        assert sorted(top(engine, "schlaf sleep", k=10, filters=german, mode=mode)) == want, mode
+    assert top(engine, "schlaf sleep", k=10, filters=german)[0] == "e6"
+    assert set(top(engine, "sleep", k=10, filters=Filters(show_ids=("2",)), mode="dense")) == {
+        "e4", "e5"}  # fmt: skip
     only_2017 = Filters(date_from=datetime(2017, 1, 1, tzinfo=UTC),
                         date_to=datetime(2017, 12, 31, tzinfo=UTC))  # fmt: skip
     assert set(top(engine, "health", k=10, filters=only_2017, mode="dense")) == {
@@ -175,3 +180,115 @@ def test_warm_up_loads_everything_before_the_first_query(engine: Podsearch) -> N
     assert engine.searcher.cache.misses == 1
     engine.search("bread", mode="dense")
     assert engine.searcher.cache.misses == 2
+
+
+def test_a_relative_model_path_serves_the_index_built_with_it(
+    tmp_path: Path, tiny_catalog: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --model ./dir` on an index built with ./dir: the index records the absolute
+    path, so the handle must compare resolved names, not the raw argument."""
+    model_dir = tmp_path / "models" / "mine"
+    model_dir.mkdir(parents=True)
+    (model_dir / "modules.json").write_text("[]")
+
+    class LocalModel(FakeEncoder):  # what load_encoder returns for a local directory
+        name = str(model_dir.resolve())  # type: ignore[assignment]
+
+    loaded: list[str] = []
+
+    def load_encoder(name: str, **kw: object) -> FakeEncoder:
+        loaded.append(name)
+        return LocalModel(64)
+
+    monkeypatch.setattr("podsearch.encode.load_encoder", load_encoder)
+    monkeypatch.chdir(tmp_path)
+    with Podsearch(tmp_path / "ix", model="./models/mine") as ps:
+        ps.ingest(tiny_catalog)
+        ps.build_index()
+        assert ps.indexed_model == str(model_dir.resolve())
+    for arg in ("./models/mine", "models/mine", str(model_dir)):
+        with Podsearch(tmp_path / "ix", model=arg) as ps:
+            ps.warm_up()
+            assert ps.model_name == str(model_dir.resolve())
+            assert top(ps, "sourdough bread baker", mode="dense")[0] == "e4"
+            assert not ps.build_index().rebuilt  # the same model: nothing re-encoded
+    with (
+        Podsearch(tmp_path / "ix", model="fake") as ps,  # still refuses another model
+        pytest.raises(IndexStateError, match="built with model"),
+    ):
+        ps.warm_up()
+
+
+def test_fake_model_names_compare_by_what_they_load(tmp_path: Path, tiny_catalog: Path) -> None:
+    with Podsearch(tmp_path / "ix", model="fake") as ps:
+        ps.ingest(tiny_catalog)
+        ps.build_index()
+    with Podsearch(tmp_path / "ix", model="fake:64") as ps:  # the same 64-dim encoder
+        ps.warm_up()  # compares names before the encoder is loaded
+        assert top(ps, "sourdough bread baker", mode="dense")[0] == "e4"
+
+
+def test_searches_are_answered_while_a_build_encodes(tmp_path: Path, tiny_catalog: Path) -> None:
+    class Slow(FakeEncoder):
+        """Blocks in encode_documents until released, like a long real build."""
+
+        def __init__(self) -> None:
+            super().__init__(64)
+            self.encoding = threading.Event()
+            self.release = threading.Event()
+            self.release.set()
+
+        def encode_documents(self, texts, **kw):  # type: ignore[no-untyped-def]
+            self.encoding.set()
+            assert self.release.wait(60)
+            return super().encode_documents(texts, **kw)
+
+    enc = Slow()
+    ps = Podsearch(tmp_path / "ix", encoder=enc)
+    ps.ingest(tiny_catalog)
+    ps.build_index()
+    eps = [e if e[0] != "e8" else ("e8", "3", "Vulkane in Island", "Lava und Asche.", e[4])
+           for e in EPISODES]  # fmt: skip
+    ps.ingest(write_catalog(tmp_path / "cat2", SHOWS, eps))
+    enc.release.clear()
+    enc.encoding.clear()
+    build = threading.Thread(target=ps.build_index, daemon=True)
+    build.start()
+    try:
+        assert enc.encoding.wait(30)
+        answers: dict[str, list[str]] = {}
+
+        def search() -> None:
+            for mode in ("dense", "keyword", "hybrid"):
+                answers[mode] = top(ps, "sourdough bread baker", mode=mode)
+            answers["stats"] = [str(ps.stats()["indexed"])]
+
+        searcher = threading.Thread(target=search, daemon=True)
+        searcher.start()
+        searcher.join(10)
+        assert not searcher.is_alive(), "the search waited for the build to finish"
+        assert {m: a[0] for m, a in answers.items()} == {
+            "dense": "e4", "keyword": "e4", "hybrid": "e4", "stats": "7"}  # fmt: skip
+    finally:
+        enc.release.set()
+        build.join(30)
+    assert not build.is_alive()
+    assert top(ps, "Vulkane Lava", mode="keyword") == ["e8"]
+    ps.close()
+
+
+def test_category_counts_match_the_case_insensitive_filter(tmp_path: Path) -> None:
+    shows = [*SHOWS, ("4", "Body Talk", "On bodies.", "English", "health | Fitness & Nutrition")]
+    eps = [*EPISODES, ("e9", "4", "Stretching", "Why stretching helps.", "2018-02-02 08:00:00+00")]
+    ps = Podsearch(tmp_path / "ix", encoder=FakeEncoder())
+    ps.ingest(write_catalog(tmp_path / "c", shows, eps))
+    ps.build_index()
+    cats = ps.stats()["categories"]
+    # Shown once, in the form most episodes use; counted like the filter matches.
+    assert cats["Health"] == 4 and "health" not in cats
+    assert cats["Fitness & Nutrition"] == 4 and len(cats) == 5, cats
+    health = set(top(ps, "sleep", k=10, mode="dense", filters=Filters(categories=("Health",))))
+    assert health == {"e1", "e2", "e3", "e9"}
+    with pytest.raises(QueryError, match="no facet 'shows'"):
+        ps.store.facet_counts("shows")
+    ps.close()

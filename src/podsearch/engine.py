@@ -96,6 +96,10 @@ class Podsearch:
         self._backend = backend
         self._vectors: VectorIndex | None = None
         self._keywords: KeywordIndex | None = None
+        self._model_resolved: str | None = None
+        # Builds, ingests and deletes take the writer lock for their whole run; the component
+        # lock only guards lazy creation, so searches never wait for an encoding build.
+        self._write_lock = threading.RLock()
         self._lock = threading.RLock()
         self._commit_every = commit_every
         self.searcher = Searcher(
@@ -115,7 +119,11 @@ class Podsearch:
         if self._encoder is not None:
             return self._encoder.name
         if self._model_arg:
-            return self._model_arg
+            if self._model_resolved is None:  # "./dir" is recorded as /abs/dir, "fake:64" as fake
+                from podsearch.encode import encoder_name
+
+                self._model_resolved = encoder_name(self._model_arg)
+            return self._model_resolved
         from podsearch.encode import DEFAULT_MODEL
 
         return self.store.get_meta("model") or DEFAULT_MODEL
@@ -189,7 +197,7 @@ class Podsearch:
         data = read_catalog(
             source, fmt=fmt, mapping=mapping, id_prefix=id_prefix, language=language
         )
-        with self._lock:
+        with self._write_lock:
             report = self.store.ingest(data)
         if not report.balanced:  # a bug, never an input problem: fail loudly
             raise RuntimeError(f"ingest counts do not add up: {report.to_dict()}")
@@ -203,7 +211,7 @@ class Podsearch:
 
     def delete(self, episode_ids: Sequence[str]) -> int:
         """Delete episodes from the store and both indexes; returns how many existed."""
-        with self._lock:
+        with self._write_lock:
             found = self.store.delete(list(episode_ids))
             self._apply_tombstones()
         return len(found)
@@ -236,7 +244,7 @@ class Podsearch:
         different model than the one the vectors were built with triggers a full re-encode.
         """
         t_start = time.perf_counter()
-        with self._lock:
+        with self._write_lock:
             enc = self.encoder()
             built = self.indexed_model
             rebuilt = rebuild or (built is not None and built != enc.name)
@@ -324,9 +332,10 @@ class Podsearch:
     def _reset_vectors(self) -> None:
         import shutil
 
-        if self._vectors is not None:
-            self._vectors.close()
-            self._vectors = None
+        with self._lock:
+            if self._vectors is not None:
+                self._vectors.close()
+                self._vectors = None
         shutil.rmtree(self.index_dir / "vectors", ignore_errors=True)
         self.store.mark_all_unindexed()
         self.store.clear_hub_scores()
@@ -435,7 +444,7 @@ class Podsearch:
         }
 
     def close(self) -> None:
-        with self._lock:
+        with self._write_lock, self._lock:
             if self._vectors is not None:
                 self._vectors.close()
             if self._keywords is not None:

@@ -11,12 +11,14 @@ import functools
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from podsearch.catalog.base import CatalogData
+from podsearch.errors import QueryError
 from podsearch.models import Episode, IngestReport, Show, SkippedRow
 
 _T = TypeVar("_T")
@@ -313,12 +315,18 @@ class CatalogStore:
             ).fetchall()
             return {r[0] or "unknown": int(r[1]) for r in rows}
         if column == "categories":
-            counts: dict[str, int] = {}
+            # Filters match categories case-insensitively, so count them that way; show the
+            # spelling most episodes use (ties: the first in sort order).
+            forms: dict[str, Counter[str]] = {}
             for (cats,) in self._db.execute("SELECT categories FROM episodes"):
-                for c in json.loads(cats):
-                    counts[c] = counts.get(c, 0) + 1
-            return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-        raise ValueError(f"no facet {column!r}")
+                once = {c.lower(): c for c in reversed(json.loads(cats))}  # first spelling
+                for key, c in once.items():
+                    forms.setdefault(key, Counter())[c] += 1
+            counts = {
+                min(f, key=lambda c: (-f[c], c)): sum(f.values()) for f in forms.values()
+            }
+            return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        raise QueryError(f"no facet {column!r}: choose language or categories")
 
     # -- deletes ------------------------------------------------------------------------
     @_locked

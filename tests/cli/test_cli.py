@@ -63,6 +63,26 @@ def test_batch_mode(index: Path, tmp_path: Path, capsys) -> None:  # type: ignor
     assert "error" in lines[2] and lines[3]["hits"][0]["episode_id"] == "e7"
 
 
+@pytest.mark.filterwarnings("error::ResourceWarning")  # an unclosed queries file fails
+def test_batch_mode_null_queries_and_missing_ids(index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text(
+        '{"id": "a", "query": null}\n'
+        '{"query": "sourdough bread"}\n'
+        '{"id": null, "query": "Korallenriffe Klimawandel"}\n'
+        '{"id": 0, "query": "sourdough bread"}\n'
+        '{"id": "n", "query": 7}\n'
+    )
+    code, out, _ = run(capsys, "search", "--queries", str(qfile), "--index", str(index),
+                       "--k", "2", "--mode", "keyword", "--json")  # fmt: skip
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and [x["id"] for x in lines] == ["a", "2", "3", "0", "n"]
+    assert lines[0]["hits"] == [] and "line 1" in lines[0]["error"]
+    assert '"query" must be a string' in lines[0]["error"] and "query" not in lines[0]
+    assert [x["hits"][0]["episode_id"] for x in lines[1:4]] == ["e4", "e7", "e4"]
+    assert "line 5" in lines[4]["error"] and lines[4]["hits"] == []
+
+
 def test_errors_are_one_line_with_exit_codes(index: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run(capsys, "search", "", "--index", str(index))
     assert code == 2 and "error: the query is empty" in err and "Traceback" not in err
@@ -72,6 +92,24 @@ def test_errors_are_one_line_with_exit_codes(index: Path, capsys) -> None:  # ty
     assert code == 2 and "error:" in err
     code, _, err = run(capsys, "search", "bread", "--index", str(index), "--from", "yesterday")
     assert code == 2 and "YYYY-MM-DD" in err
+
+
+def test_library_errors_reach_the_cli_as_one_line(  # type: ignore[no-untyped-def]
+    index: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    code, _, err = run(capsys, "search", "--queries", str(tmp_path / "nope.jsonl"),
+                       "--index", str(index))  # fmt: skip
+    assert code == 2 and err.startswith("error: cannot read the queries file")
+    assert "nope.jsonl" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # The encoder's input checks are ModelErrors too: exit 5 and one line, no traceback.
+    from podsearch import encode
+
+    real = encode.load_encoder
+    monkeypatch.setattr(encode, "load_encoder", lambda name, **kw: real(name, max_seq_length=0))
+    code, _, err = run(capsys, "search", "bread", "--index", str(index), "--model", "fake")
+    assert code == 5 and err.startswith("error: max_seq_length and batch_size must be >= 1")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_delete_and_stats(index: Path, capsys) -> None:  # type: ignore[no-untyped-def]

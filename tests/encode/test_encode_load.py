@@ -44,7 +44,7 @@ def test_unknown_backend() -> None:
 
 @pytest.mark.parametrize("kwargs", [{"max_seq_length": 0}, {"batch_size": 0}])
 def test_bad_sizes(kwargs: dict[str, int]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ModelError, match=">= 1"):  # a PodsearchError: one line in the CLI
         load_encoder("fake", **kwargs)
 
 
@@ -92,7 +92,7 @@ def test_missing_onnxruntime_names_the_extra(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_me5_small_prefixes_cannot_be_turned_off() -> None:
-    with pytest.raises(ValueError, match="always uses"):
+    with pytest.raises(ModelError, match="always uses"):
         load_encoder("me5-small", e5_prefixes=False)
 
 

@@ -54,11 +54,14 @@ def test_tiny_model_export_is_cached_and_agrees_with_torch(
     np.testing.assert_allclose(again.encode_documents(docs), b, atol=1e-6)
 
 
-# Dynamic int8 costs MiniLM more (2 tokens of an empty text: ~0.975); retrieval is unchanged
-# (bench/results/encode_throughput.md). mE5-small, the default, stays above 0.98 everywhere.
+# Dynamic int8 costs MiniLM more (2 tokens of an empty text); retrieval is unchanged
+# (bench/results/encode_throughput.md). Measured on an AVX-512 VNNI host: me5-small worst
+# 0.990 / mean 0.996, minilm worst 0.968 / mean 0.987. ONNX Runtime picks other int8 kernels
+# on other CPUs (AVX2 without VNNI is less exact), so the floors sit well below those values;
+# a broken export or wrong pooling lands far lower (cosine < 0.9).
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("alias", "worst", "mean"), [("me5-small", 0.98, 0.99), ("minilm", 0.96, 0.98)]
+    ("alias", "worst", "mean"), [("me5-small", 0.97, 0.985), ("minilm", 0.93, 0.97)]
 )
 def test_onnx_int8_agrees_with_torch(alias: str, worst: float, mean: float) -> None:
     torch_enc = load_encoder(alias)

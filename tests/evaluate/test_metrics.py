@@ -37,3 +37,21 @@ def test_search_run_and_known_item_qrels(engine) -> None:  # type: ignore[no-unt
     assert next(iter(run["1"])) == "e4"
     rep = evaluate_runs(qrels, {"kw": run}, ["R@1"])
     assert rep.systems["kw"]["R@1"] == 0.5
+
+
+def test_known_item_qrels_ids_are_exact() -> None:
+    texts, qrels = known_item_qrels(
+        [
+            {"qid": 0, "id": "x", "query": "zero", "episode_id": "e1"},  # 0 is an id too
+            {"id": "b", "query": "bee", "episode_id": "e2"},
+            {"qid": None, "id": 7, "query": "seven", "episode_id": "e3"},
+        ]
+    )
+    assert texts == {"0": "zero", "b": "bee", "7": "seven"}
+    assert qrels == {"0": {"e1": 1}, "b": {"e2": 1}, "7": {"e3": 1}}
+    with pytest.raises(QueryError, match=r"query 2 .*has no qid or id"):
+        known_item_qrels([{"id": "a", "query": "x", "episode_id": "e1"},
+                          {"query": "y", "episode_id": "e2"}])  # fmt: skip
+    with pytest.raises(QueryError, match="qid 'a' .*twice"):
+        known_item_qrels([{"qid": "a", "query": "x", "episode_id": "e1"},
+                          {"id": "a", "query": "y", "episode_id": "e2"}])  # fmt: skip

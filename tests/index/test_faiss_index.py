@@ -49,8 +49,31 @@ def recall(index: FaissVectorIndex, x, q, allowed, filters, k=10) -> float:  # t
     )
 
 
-def test_is_a_vector_index(tmp_path: Path) -> None:
-    assert isinstance(FaissVectorIndex(tmp_path, 8), VectorIndex)
+def test_keeps_the_vector_index_contract(tmp_path: Path) -> None:
+    """What VectorIndex promises, checked by behaviour (isinstance only compares names)."""
+    x = unit(np.random.default_rng(3).normal(size=(6, 8)))
+    ids = [f"d{i}" for i in range(6)]
+    idx: VectorIndex = FaissVectorIndex(tmp_path / "v", 8)
+    assert idx.dim == 8 and len(idx) == 0 and idx.ids() == []
+    idx.upsert(ids, x, [DocPayload("en", "s")] * 6)
+    assert len(idx) == 6 and sorted(idx.ids()) == ids
+    for q, hits in zip([2, 4], idx.search(x[[2, 4]], 3), strict=True):
+        truth = np.argsort(-(x @ x[q]))[:3]
+        assert [h[0] for h in hits] == [ids[i] for i in truth]  # best first, itself first
+        np.testing.assert_allclose([h[1] for h in hits], (x @ x[q])[truth], atol=1e-5)
+    assert idx.delete(["d2", "nope"]) == 1 and len(idx) == 5
+    assert "d2" not in [h[0] for h in idx.search(x[[2]], 6)[0]]
+    assert set(idx.get_vectors(["d1", "d2"])) == {"d1"}
+    idx.upsert(["d1"], x[[5]], [DocPayload("en", "s")])  # replaces, does not add
+    assert len(idx) == 5
+    np.testing.assert_allclose(idx.get_vectors(["d1"])["d1"], x[5], atol=1e-6)
+    before = idx.search(x[[0]], 5)
+    idx.commit()
+    idx.close()
+    again = FaissVectorIndex(tmp_path / "v", 8)
+    assert sorted(again.ids()) == ["d0", "d1", "d3", "d4", "d5"]
+    assert again.search(x[[0]], 5) == before
+    again.close()
 
 
 def test_filters_keep_recall_even_at_one_percent(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]

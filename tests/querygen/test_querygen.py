@@ -146,6 +146,25 @@ def test_generator_that_returns_nothing_writes_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_new_run_that_writes_nothing_keeps_the_previous_output(tmp_path: Path) -> None:
+    eps = [ep(i) for i in range(3)]
+    out = tmp_path / "pairs.jsonl"
+    generate_pairs(eps, out, generator=ScriptedGenerator())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert set(before) == {"pairs.jsonl", "pairs.jsonl.meta.json"}
+    with pytest.raises(QueryError, match="No usable pairs.*pairs.jsonl from the previous run"):
+        generate_pairs(eps, out, generator=ScriptedGenerator(empty=True), titles=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # An interrupted new run keeps it too, until the resumed run finishes.
+    with pytest.raises(KeyboardInterrupt):
+        generate_pairs(eps, out, generator=ScriptedGenerator(fail_on_call=2), batch_size=1,
+                       per_episode=1)  # fmt: skip
+    assert out.read_bytes() == before["pairs.jsonl"]
+    rep = generate_pairs(eps, out, generator=ScriptedGenerator(), batch_size=1, per_episode=1)
+    assert rep.resumed and len(read_pairs(out)) == rep.pairs == 3 + 3
+    assert json.loads((tmp_path / "pairs.jsonl.meta.json").read_text())["pairs"] == 6
+
+
 def test_empty_catalog_and_nothing_to_do(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="empty"):
         generate_pairs([], tmp_path / "p.jsonl", generator=ScriptedGenerator())

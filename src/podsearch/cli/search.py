@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,38 @@ def print_result(res: SearchResult) -> None:
 
 
 def _batch(ps: Podsearch, path: Path, **kw: Any) -> None:
-    """One JSON line out per line in, in order; a bad line answers with an error object."""
-    lines = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    """One JSON line out per line in, in order; a bad line answers with an error object.
+
+    A line without an id (or with ``"id": null``) answers with its line number as id.
+    """
+    if str(path) == "-":
+        _batch_lines(ps, sys.stdin, **kw)
+        return
+    try:
+        f = path.open(encoding="utf-8")
+    except OSError as e:
+        raise QueryError(f"cannot read the queries file {path}: {e.strerror or e}") from e
+    with f:
+        _batch_lines(ps, f, **kw)
+
+
+def _parse_line(line: str, n: int) -> tuple[str, str | None, str]:
+    """(id, query, error) for line ``n`` of a batch file; query None when the line is bad."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        return str(n), None, f'line {n}: expected {{"id": ..., "query": ...}}'
+    qid = str(n) if obj.get("id") is None else str(obj["id"])
+    query = obj.get("query")
+    if not isinstance(query, str):
+        got = "nothing" if "query" not in obj else json.dumps(query)
+        return qid, None, f'line {n}: "query" must be a string, got {got}'
+    return qid, query, ""
+
+
+def _batch_lines(ps: Podsearch, lines: Iterable[str], **kw: Any) -> None:
     batch: list[tuple[str, str | None, str]] = []  # (id, query, error)
 
     def flush() -> None:
@@ -71,11 +102,7 @@ def _batch(ps: Podsearch, path: Path, **kw: Any) -> None:
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-            batch.append((str(obj.get("id", n)), str(obj["query"]), ""))
-        except (ValueError, KeyError, AttributeError):
-            batch.append((str(n), None, f'line {n}: expected {{"id": ..., "query": ...}}'))
+        batch.append(_parse_line(line, n))
         if len(batch) >= 64:
             flush()
     flush()

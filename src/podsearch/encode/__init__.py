@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODEL_ALIASES",
     "Encoder",
+    "encoder_name",
     "FakeEncoder",
     "load_encoder",
 ]
@@ -67,8 +68,8 @@ def load_encoder(
     tokens. ``e5_prefixes`` forces the ``query: `` / ``passage: `` prefixes on or off; by default
     they are used for E5-family names (always for me5-small), else the model's own
     ``query``/``document`` prompts if it defines any. Encoders use every CPU this process may
-    use ($PODSEARCH_THREADS overrides). Raises ModelError when the model cannot be loaded,
-    MissingDependencyError when the ONNX packages are missing.
+    use ($PODSEARCH_THREADS overrides). Raises ModelError when the model cannot be loaded or
+    the settings are invalid, MissingDependencyError when the ONNX packages are missing.
     """
     name = (name or DEFAULT_MODEL).strip()
     if backend not in BACKENDS:
@@ -76,7 +77,7 @@ def load_encoder(
             f"Unknown encoder backend {backend!r}; choose one of {', '.join(BACKENDS)}"
         )
     if max_seq_length < 1 or batch_size < 1:
-        raise ValueError(
+        raise ModelError(
             f"max_seq_length and batch_size must be >= 1, got {max_seq_length}, {batch_size}"
         )
     if name == "fake" or name.startswith("fake:"):
@@ -84,7 +85,7 @@ def load_encoder(
 
     source = _resolve(name)
     if source.always_e5 and e5_prefixes is False:
-        raise ValueError(f"{name} is an E5 model: it always uses the query:/passage: prefixes")
+        raise ModelError(f"{name} is an E5 model: it always uses the query:/passage: prefixes")
     if e5_prefixes is None and (source.always_e5 or _E5_NAME.search(name.lower())):
         e5_prefixes = True
     if backend == "onnx-int8":
@@ -101,6 +102,15 @@ def load_encoder(
         passage_prefix=passage_prefix,
         batch_size=batch_size,
     )
+
+
+def encoder_name(name: str | None = None) -> str:
+    """The name ``load_encoder(name)``'s encoder records in an index (a local directory becomes
+    its absolute path), found without loading weights. ModelError as in load_encoder."""
+    name = (name or DEFAULT_MODEL).strip()
+    if name == "fake" or name.startswith("fake:"):
+        return FakeEncoder(_fake_dim(name)).name
+    return _resolve(name).name
 
 
 class _Source:

@@ -126,14 +126,30 @@ def load_queries(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def query_id(q: Mapping[str, Any]) -> str | None:
+    """A query line's id: its ``qid``, else its ``id`` (0 is an id), else None."""
+    for key in ("qid", "id"):
+        if q.get(key) is not None:
+            return str(q[key])
+    return None
+
+
 def known_item_qrels(
     queries: Iterable[Mapping[str, Any]], *, id_of: Any = None
 ) -> tuple[dict[str, str], Qrels]:
-    """Queries and qrels from known-item lines ({qid|id, query, episode_id, also_relevant?})."""
+    """Queries and qrels from known-item lines ({qid|id, query, episode_id, also_relevant?}).
+
+    Every line needs its own qid (or id): runs are joined to qrels by it, so a made-up id
+    (a line number) would not survive filtering the file. QueryError otherwise.
+    """
     texts: dict[str, str] = {}
     qrels: Qrels = {}
-    for q in queries:
-        qid = str(q.get("qid") or q.get("id"))
+    for n, q in enumerate(queries, start=1):
+        qid = query_id(q)
+        if qid is None:
+            raise QueryError(f"query {n} ({dict(q)}) has no qid or id: give every query one")
+        if qid in texts:
+            raise QueryError(f"qid {qid!r} is used twice: give every query its own")
         conv = id_of or (lambda _q, e: e)
         texts[qid] = q["query"]
         qrels[qid] = {conv(q, q["episode_id"]): 1}

@@ -8,7 +8,6 @@ so no pair is generated twice or lost. The finished file is renamed into place a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -125,7 +124,7 @@ def generate_pairs(
         settings=settings,
     )
     partial, done_path, meta_path = _paths(out)
-    done = _resume(out, settings, report)
+    done, previous = _resume(out, settings, report)
     dropped: Counter[str] = Counter(report.dropped)
 
     with partial.open("a", encoding="utf-8") as pf, done_path.open("a", encoding="utf-8") as df:
@@ -140,7 +139,8 @@ def generate_pairs(
             os.fsync(df.fileno())
             done.update(keys)
             report.dropped = dict(dropped)
-            state = {"settings": settings, "state": "running", "report": report.to_dict()}
+            state = {"settings": settings, "state": "running", "report": report.to_dict(),
+                     "previous": previous}  # fmt: skip
             meta_path.write_text(json.dumps(state), "utf-8")
 
         if generator is not None:
@@ -198,10 +198,14 @@ def generate_pairs(
     if report.pairs == 0:
         for p in (partial, done_path, meta_path):
             p.unlink(missing_ok=True)
+        kept = out.exists()
+        if kept and previous is not None:
+            meta_path.write_text(json.dumps(previous, indent=2), encoding="utf-8")
         raise QueryError(
             f"No usable pairs: the generator wrote {report.raw} raw queries for "
             f"{report.episodes_generated} episodes and cleaning/filtering kept none "
             f"(dropped: {dict(dropped) or 'nothing generated'}); nothing was written"
+            + (f" ({out} from the previous run is kept)" if kept else "")
         )
     os.replace(partial, out)
     done_path.unlink(missing_ok=True)
@@ -233,25 +237,25 @@ def _paths(out: Path) -> tuple[Path, Path, Path]:
     )
 
 
-def _resume(out: Path, settings: dict[str, Any], report: QuerygenReport) -> set[str]:
-    """Keys of finished episodes; drops partial pairs of unfinished ones."""
+def _resume(
+    out: Path, settings: dict[str, Any], report: QuerygenReport
+) -> tuple[set[str], dict[str, Any] | None]:
+    """Keys of finished episodes, and the meta of the finished ``out`` this run will replace;
+    drops partial pairs of unfinished ones."""
     partial, done_path, meta_path = _paths(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not partial.exists() or not done_path.exists():
         for p in (partial, done_path):
             p.unlink(missing_ok=True)
-        if out.exists():
-            out.unlink()  # a new run replaces a finished file (only once it has finished)
-            with contextlib.suppress(FileNotFoundError):
-                meta_path.unlink()
+        # A finished file stays until the new run replaces it: if the new run writes nothing,
+        # the old file and its meta are still there.
+        previous = _read_meta(meta_path) if out.exists() else None
         partial.touch()
         done_path.touch()
-        meta_path.write_text(json.dumps({"settings": settings, "state": "running"}), "utf-8")
-        return set()
-    try:
-        meta = json.loads(meta_path.read_text("utf-8"))
-    except (OSError, ValueError):
-        meta = {}
+        state = {"settings": settings, "state": "running", "previous": previous}
+        meta_path.write_text(json.dumps(state), "utf-8")
+        return set(), previous
+    meta = _read_meta(meta_path) or {}
     if meta.get("settings") != settings:
         raise QueryError(
             f"{partial} is an interrupted run with other settings "
@@ -277,7 +281,15 @@ def _resume(out: Path, settings: dict[str, Any], report: QuerygenReport) -> set[
                  "human_pairs", "generate_seconds", "episodes_generated"):  # fmt: skip
         setattr(report, name, prev.get(name, getattr(report, name)))
     report.dropped = dict(prev.get("dropped", {}))
-    return done
+    return done, meta.get("previous")
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _filter(

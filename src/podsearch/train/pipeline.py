@@ -184,7 +184,7 @@ def evaluate_adaptation(
     ``curated``: (set name, JSONL path, corpus to keep or None, id prefix) per file.
     """
     from podsearch.evaluate.compare import ComparisonReport, QuerySet, compare_systems
-    from podsearch.evaluate.metrics import known_item_qrels, load_queries
+    from podsearch.evaluate.metrics import known_item_qrels, load_queries, query_id
     from podsearch.querygen.pipeline import read_pairs
 
     for ps in (base, tuned):
@@ -203,7 +203,7 @@ def evaluate_adaptation(
     )
     for name, path, corpus, prefix in curated:
         rows = [q for q in load_queries(path) if corpus is None or q.get("corpus") == corpus]
-        bad = [q for q in rows if not (q.get("qid") or q.get("id")) or "query" not in q
+        bad = [q for q in rows if query_id(q) is None or "query" not in q
                or "episode_id" not in q]  # fmt: skip
         if bad:
             raise QueryError(f"{path}: lines need qid (or id), query, episode_id: {bad[0]}")
@@ -216,7 +216,7 @@ def evaluate_adaptation(
         sets.append(QuerySet(name, texts, qrels))
         kinds = sorted({str(q["kind"]) for q in rows if q.get("kind")})
         for kind in kinds if len(kinds) > 1 else []:
-            sub = [str(q.get("qid") or q.get("id")) for q in rows if q.get("kind") == kind]
+            sub = [str(query_id(q)) for q in rows if q.get("kind") == kind]
             sets.append(
                 QuerySet(f"{name}, {kind}", {k: texts[k] for k in sub}, {k: qrels[k] for k in sub})
             )
