@@ -72,14 +72,9 @@ class TrainReport:
 
 def load_base(settings: TrainSettings) -> tuple[Any, str, str]:
     """The base SentenceTransformer and its query / passage prefixes."""
-    from podsearch.encode import _prefixes, _resolve
+    from podsearch.encode import load_model
 
-    source = _resolve(settings.base)
-    model = source.load(settings.max_seq_length)
-    e5 = True if source.always_e5 else None
-    if e5 is None and "e5" in settings.base.lower():
-        e5 = True
-    qp, pp = _prefixes(e5, getattr(model, "prompts", None))
+    model, qp, pp = load_model(settings.base, max_seq_length=settings.max_seq_length)
     return model, qp, pp
 
 
