@@ -102,8 +102,3 @@ def split_pairs(
     }
     return Splits(out["train"], out["eval"], out["test"], report)
 
-
-def read_split(path: str | Path) -> list[Pair]:
-    from podsearch.querygen.pipeline import read_pairs
-
-    return read_pairs(path)
