@@ -118,7 +118,7 @@ def generate_pairs(
     }
     report = QuerygenReport(
         out=str(out),
-        generator=settings["generator"] or "",
+        generator=generator.name if generator else "",
         episodes_in_catalog=len(by_id),
         sampled=min(sample, len(gen_ids)) if sample is not None else len(gen_ids),
         no_text=sum(1 for i in order if not _has_text(by_id[i])),

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -51,7 +51,8 @@ class Recommendations:
 
     def to_dict(self) -> dict[str, Any]:
         body = self.result.to_dict()
-        for h in body["hits"]:  # type: ignore[union-attr]
+        hits = cast(list[dict[str, Any]], body["hits"])
+        for h in hits:
             h["interest"] = self.interest_of.get(h["episode_id"])
         body["strategy"] = self.strategy
         body["unknown_ids"] = list(self.unknown_ids)

@@ -101,4 +101,3 @@ def split_pairs(
         "eval_test_duplicates_dropped": dropped_dupes,
     }
     return Splits(out["train"], out["eval"], out["test"], report)
-
