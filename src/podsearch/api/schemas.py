@@ -98,8 +98,8 @@ class SearchRequest(FilterParams):
     )
     mode: Literal["hybrid", "dense", "keyword"] = Field(
         "hybrid",
-        description="`dense` (embeddings), `keyword` (BM25) or `hybrid` (both: z-scored "
-        "cosine plus 0.25 x BM25 / best BM25, with a hubness correction).",
+        description="`dense` (embeddings), `keyword` (BM25) or `hybrid` (both: standardised "
+        "cosine plus a weighted, normalised BM25 score, with a hubness correction).",
     )
 
     @field_validator("q")
