@@ -158,28 +158,6 @@ def _ingest(ps: Podsearch, corpus: Corpus, data_dir: Path, limit: int | None) ->
     return out
 
 
-def _instrument(obj: object, names: Sequence[str], acc: dict[str, float]) -> None:
-    """Wrap bound methods of ``obj`` so the seconds spent in each add up in ``acc``."""
-    for name in names:
-        fn = getattr(obj, name)
-        acc.setdefault(name, 0.0)
-
-        def wrapper(*a: Any, _fn: Callable[..., Any] = fn, _n: str = name, **kw: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return _fn(*a, **kw)
-            finally:
-                acc[_n] += time.perf_counter() - t0
-
-        setattr(obj, name, wrapper)
-
-
-def _uninstrument(obj: object, names: Sequence[str]) -> None:
-    for name in names:
-        if name in vars(obj):
-            delattr(obj, name)
-
-
 def index_sizes(index_dir: Path) -> dict[str, float]:
     sqlite = sum(dir_size(p) for p in index_dir.glob("catalog.sqlite*"))
     parts = {
@@ -215,12 +193,6 @@ def build_podsearch(args: argparse.Namespace, sampler: RssSampler) -> dict[str, 
     with Stopwatch() as sw:
         enc = ps.encoder()
     enc_rec["model_load_seconds"] = round(sw.s, 3)
-    vi, kw = ps.vector_index(enc.dim), ps.keyword_index()
-    acc: dict[str, float] = {}
-    acc_v: dict[str, float] = {}
-    acc_k: dict[str, float] = {}
-    _instrument(vi, ("upsert", "commit"), acc_v)
-    _instrument(kw, ("upsert", "commit"), acc_k)
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
@@ -235,13 +207,8 @@ def build_podsearch(args: argparse.Namespace, sampler: RssSampler) -> dict[str, 
     with sampler.phase(build), Stopwatch() as sw_build:
         report = ps.build_index(progress=progress)
     build["cores_used"] = round(sw_build.cpu / sw_build.s, 2)
-    _uninstrument(vi, ("upsert", "commit"))
-    _uninstrument(kw, ("upsert", "commit"))
-    acc.update({f"vector_{k}": v for k, v in acc_v.items()})
-    acc.update({f"keyword_{k}": v for k, v in acc_k.items()})
-    r = report.to_dict()
-    vec_s = acc_v["upsert"] + acc_v["commit"]
-    kw_s = acc_k["upsert"] + acc_k["commit"]
+    r = report.to_dict()  # the engine times its own stages
+    vec_s, kw_s = report.vector_index_seconds, report.keyword_index_seconds
     build.update(
         model=r["model"],
         dim=enc.dim,
@@ -253,7 +220,6 @@ def build_podsearch(args: argparse.Namespace, sampler: RssSampler) -> dict[str, 
         vector_index_seconds=round(vec_s, 3),
         keyword_index_seconds=round(kw_s, 3),
         index_build_seconds=round(vec_s + kw_s, 3),
-        breakdown_seconds={k: round(v, 3) for k, v in acc.items()},
         **enc_rec,
     )
     rec["build"] = build

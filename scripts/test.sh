@@ -3,6 +3,7 @@
 # them. Unit tests use a fake encoder; tests marked `integration` load the real packaged models,
 # `browser` drives Debian's headless Chromium, `voice` transcribes espeak-ng speech with the
 # packaged whisper-base, `realdata` reads ../shared/data when present.
+# Lint, format check and type check (mypy on src/, configured in pyproject.toml) run first.
 # Extra arguments go to pytest (e.g. -m "not integration" for a quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +21,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 bash scripts/setup.sh "onnx,test"
 .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+.venv/bin/mypy src
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec .venv/bin/python -m pytest -m "not slow" "$@"

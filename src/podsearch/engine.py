@@ -50,6 +50,8 @@ class IndexReport:
     rebuilt: bool
     encode_seconds: float
     seconds: float
+    vector_index_seconds: float = 0.0  # FAISS add + save
+    keyword_index_seconds: float = 0.0  # tantivy add + commit
 
     @property
     def episodes_per_second(self) -> float:
@@ -63,6 +65,8 @@ class IndexReport:
             "model": self.model,
             "rebuilt": self.rebuilt,
             "encode_seconds": round(self.encode_seconds, 3),
+            "vector_index_seconds": round(self.vector_index_seconds, 3),
+            "keyword_index_seconds": round(self.keyword_index_seconds, 3),
             "seconds": round(self.seconds, 3),
             "episodes_per_second": round(self.episodes_per_second, 2),
         }
@@ -257,7 +261,7 @@ class Podsearch:
             self.store.set_meta("model", enc.name)
             self.store.set_meta("dim", str(enc.dim))
             probes, refresh_all = self._hub_probes(enc, rebuilt)
-            encode_s = 0.0
+            encode_s = vector_s = keyword_s = 0.0
             done = 0
             if progress:
                 progress(0, len(todo))
@@ -271,16 +275,19 @@ class Podsearch:
                 encode_s += time.perf_counter() - t0
                 ids = [ep.episode_id for ep in eps]
                 payloads = [DocPayload.of(ep) for ep in eps]
+                t1 = time.perf_counter()
                 vi.upsert(ids, vecs, payloads)
-                self.store.set_hub_scores(zip(ids, hub_scores(vecs, probes).tolist(), strict=True))
+                vi.commit()
+                t2 = time.perf_counter()
                 kw.upsert(
                     [
                         KeywordDoc(ep.episode_id, ep.title, ep.text, p)
                         for ep, p in zip(eps, payloads, strict=True)
                     ]
                 )
-                vi.commit()
                 kw.commit()
+                vector_s, keyword_s = vector_s + t2 - t1, keyword_s + time.perf_counter() - t2
+                self.store.set_hub_scores(zip(ids, hub_scores(vecs, probes).tolist(), strict=True))
                 self.store.mark_indexed([(ep.episode_id, h) for ep, h in chunk])
                 done += len(chunk)
             if refresh_all:
@@ -295,6 +302,8 @@ class Podsearch:
                 rebuilt=rebuilt,
                 encode_seconds=encode_s,
                 seconds=time.perf_counter() - t_start,
+                vector_index_seconds=vector_s,
+                keyword_index_seconds=keyword_s,
             )
 
     def _hub_probes(self, enc: Encoder, rebuilt: bool) -> tuple[np.ndarray, bool]:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from podsearch.catalog.base import CatalogData
 from podsearch.errors import QueryError
-from podsearch.models import Episode, IngestReport, Show, SkippedRow
+from podsearch.models import Episode, IngestReport, SkippedRow
 
 _T = TypeVar("_T")
 
@@ -239,19 +239,6 @@ class CatalogStore:
         for row in self._rows_for_ids(f"SELECT {_EP_COLS} FROM episodes", episode_ids):
             out[row[0]] = _row_to_episode(row)
         return out
-
-    @_locked
-    def get_show(self, show_id: str) -> Show | None:
-        row = self._db.execute(
-            "SELECT show_id, title, description, language, categories, author, website, image "
-            "FROM shows WHERE show_id=?",
-            (show_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return Show(
-            row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6], row[7]
-        )
 
     @_locked
     def count(self) -> int:

@@ -90,3 +90,12 @@ def test_recommend_not_json(client: TestClient) -> None:
     headers = {"content-type": "application/json"}
     r = client.post("/api/recommend", content=b"{oops", headers=headers)
     assert_client_error(r)
+
+
+def test_recommend_and_similar_take_the_same_filters_as_search(client: TestClient) -> None:
+    r = client.post("/api/recommend", json={"history": ["e1"], "k": 10, "show": "2"})
+    assert r.status_code == 200, r.text
+    assert set(ids(r.json())) == {"e4", "e5"}  # show 2's episodes, e1 itself is heard
+    r = client.get("/api/episodes/e1/similar", params={"k": 10, "show": ["3"]})
+    assert r.status_code == 200, r.text
+    assert set(ids(r.json())) == {"e6", "e7", "e8"}

@@ -108,7 +108,7 @@ def test_me5_small_prefixes_cannot_be_turned_off() -> None:
     ],
 )
 def test_e5_names_are_detected(name: str, e5: bool) -> None:
-    assert bool(encode._E5_NAME.search(name.lower())) is e5
+    assert encode.is_e5_model(name) is e5
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,13 @@ engine's ``similar`` and ``recommend``."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from podsearch.api.schemas import FilterValues, HitOut, clean_text
-from podsearch.models import Filters
+from podsearch.api.schemas import FilterParams, HitOut
 from podsearch.recommend.history import MAX_HISTORY
 from podsearch.search.searcher import MAX_K, MAX_OFFSET
 
@@ -18,47 +17,15 @@ if TYPE_CHECKING:
     from podsearch.engine import Podsearch
 
 
-class _FilterParams(BaseModel):
-    """Language, category and date filters shared by both endpoints."""
+class _PageParams(FilterParams):
+    """Filters and paging shared by both endpoints."""
 
-    lang: FilterValues = Field(default_factory=list, description="ISO 639-1 codes; repeatable.")
-    category: FilterValues = Field(default_factory=list, description="Categories; repeatable.")
-    date_from: date | None = Field(None, description="Published on or after this day (UTC).")
-    date_to: date | None = Field(None, description="Published on or before this day (UTC).")
     k: int = Field(10, ge=1, le=MAX_K, description="Number of hits to return (1 to 100).")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Hits to skip (0 to 1000).")
     per_show: int | None = Field(None, ge=1, le=MAX_K, description="At most this many per show.")
 
-    @field_validator("lang", "category", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
 
-    @field_validator("lang", "category")
-    @classmethod
-    def _clean(cls, v: list[str]) -> list[str]:
-        return [c for c in (clean_text(x) for x in v) if c]
-
-    @model_validator(mode="after")
-    def _check_dates(self) -> _FilterParams:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(
-                f"The start date {self.date_from} is after the end date {self.date_to}: swap them."
-            )
-        return self
-
-    def filters(self) -> Filters:
-        return Filters(
-            languages=tuple(x.lower() for x in self.lang),
-            categories=tuple(self.category),
-            date_from=datetime.combine(self.date_from, time.min, tzinfo=UTC)
-            if self.date_from
-            else None,
-            date_to=datetime.combine(self.date_to, time.max, tzinfo=UTC) if self.date_to else None,
-        )
-
-
-class SimilarParams(_FilterParams):
+class SimilarParams(_PageParams):
     model_config = ConfigDict(extra="ignore")
 
     exclude_show: bool = Field(False, description="Leave out the episode's own show.")
@@ -73,7 +40,7 @@ class HistoryItemIn(BaseModel):
     skipped: bool = Field(False, description="Heard a little and skipped: pushes away.")
 
 
-class RecommendRequest(_FilterParams):
+class RecommendRequest(_PageParams):
     model_config = ConfigDict(extra="forbid")
 
     history: list[Annotated[str, Field(min_length=1, max_length=500)] | HistoryItemIn] = Field(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime, time
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from podsearch.errors import QueryError
 from podsearch.models import Episode, Filters
+from podsearch.search.filters import make_filters
 from podsearch.search.searcher import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 
 MAX_FILTER_VALUES = 50
@@ -33,24 +35,10 @@ def clean_text(s: str) -> str:
     return "".join(out).strip()
 
 
-class SearchRequest(BaseModel):
-    """One search: the same fields as ``GET /api/search`` query parameters or a JSON body."""
+class FilterParams(BaseModel):
+    """The filter fields of every search and recommendation request, as query parameters or
+    JSON fields; ``filters()`` reads them with ``podsearch.search.filters.make_filters``."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-    q: str = Field(
-        description="The natural-language query, 1 to 1000 characters "
-        "(control characters are removed first). Any language or script.",
-        examples=["interviews with startup founders about burnout"],
-    )
-    k: int = Field(10, ge=1, le=MAX_K, description="Number of hits to return (1 to 100).")
-    offset: int = Field(
-        0, ge=0, le=MAX_OFFSET, description="Number of hits to skip, for paging (0 to 1000)."
-    )
-    mode: Literal["hybrid", "dense", "keyword"] = Field(
-        "hybrid",
-        description="`dense` (embeddings), `keyword` (BM25) or `hybrid` (both, fused by RRF).",
-    )
     lang: FilterValues = Field(
         default_factory=list,
         description="Keep only episodes in these languages (ISO 639-1 codes, e.g. `en`); "
@@ -70,6 +58,50 @@ class SearchRequest(BaseModel):
         None, description="Keep episodes published on or before this day (ISO date, UTC)."
     )
 
+    @field_validator("lang", "show", "category", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        # A JSON body may send one value as a plain string.
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("lang", "show", "category")
+    @classmethod
+    def _clean_values(cls, v: list[str]) -> list[str]:
+        return [c for c in (clean_text(x) for x in v) if c]
+
+    @model_validator(mode="after")
+    def _check_filters(self) -> Self:
+        try:
+            self.filters()
+        except QueryError as exc:  # a start after the end: a 422 naming the request
+            raise ValueError(str(exc)) from exc
+        return self
+
+    def filters(self) -> Filters:
+        """The library's Filters; dates are whole UTC days, both ends inclusive."""
+        return make_filters(self.lang, self.show, self.category, self.date_from, self.date_to)
+
+
+class SearchRequest(FilterParams):
+    """One search: the same fields as ``GET /api/search`` query parameters or a JSON body."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    q: str = Field(
+        description="The natural-language query, 1 to 1000 characters "
+        "(control characters are removed first). Any language or script.",
+        examples=["interviews with startup founders about burnout"],
+    )
+    k: int = Field(10, ge=1, le=MAX_K, description="Number of hits to return (1 to 100).")
+    offset: int = Field(
+        0, ge=0, le=MAX_OFFSET, description="Number of hits to skip, for paging (0 to 1000)."
+    )
+    mode: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid",
+        description="`dense` (embeddings), `keyword` (BM25) or `hybrid` (both: standardised "
+        "cosine plus a weighted, normalised BM25 score, with a hubness correction).",
+    )
+
     @field_validator("q")
     @classmethod
     def _check_query(cls, v: str) -> str:
@@ -82,44 +114,6 @@ class SearchRequest(BaseModel):
                 f"{MAX_QUERY_CHARS} characters."
             )
         return cleaned
-
-    @field_validator("lang", "show", "category", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        # A JSON body may send one value as a plain string.
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("lang", "show", "category")
-    @classmethod
-    def _clean_values(cls, v: list[str]) -> list[str]:
-        return [c for c in (clean_text(x) for x in v) if c]
-
-    @field_validator("lang")
-    @classmethod
-    def _lower_lang(cls, v: list[str]) -> list[str]:
-        return [x.lower() for x in v]
-
-    @model_validator(mode="after")
-    def _check_dates(self) -> SearchRequest:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(
-                f"The start date {self.date_from} is after the end date {self.date_to}: swap them."
-            )
-        return self
-
-    def filters(self) -> Filters:
-        """The library's Filters; dates become whole UTC days, both ends inclusive."""
-        return Filters(
-            languages=tuple(self.lang),
-            show_ids=tuple(self.show),
-            categories=tuple(self.category),
-            date_from=(
-                datetime.combine(self.date_from, time.min, tzinfo=UTC) if self.date_from else None
-            ),
-            date_to=(
-                datetime.combine(self.date_to, time.max, tzinfo=UTC) if self.date_to else None
-            ),
-        )
 
 
 # Response models: they document the API in /openapi.json; extra fields pass through.

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from podsearch.errors import QueryError
-from podsearch.models import Filters
+from podsearch.search.filters import make_filters
+
+__all__ = ["make_filters"]  # the commands read --lang/--show/--category/--from/--to with it
 
 console = Console()
 err_console = Console(stderr=True)
@@ -34,32 +34,11 @@ BackendOpt = typer.Option(
 )
 
 
-def parse_date(value: str | None, *, end: bool = False) -> datetime | None:
-    if not value:
-        return None
-    try:
-        d = datetime.fromisoformat(value)
-    except ValueError as e:
-        raise QueryError(f"cannot read date {value!r}: use YYYY-MM-DD") from e
-    if len(value) <= 10 and end:
-        d = d.replace(hour=23, minute=59, second=59)
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
-
-
-def make_filters(
-    lang: list[str] | None,
-    show: list[str] | None,
-    category: list[str] | None,
-    date_from: str | None,
-    date_to: str | None,
-) -> Filters:
-    return Filters(
-        languages=tuple(x.strip().lower() for x in lang or () if x.strip()),
-        show_ids=tuple(show or ()),
-        categories=tuple(category or ()),
-        date_from=parse_date(date_from),
-        date_to=parse_date(date_to, end=True),
-    )
+LangOpt = typer.Option(None, "--lang", help="Only these languages (repeatable).")
+ShowOpt = typer.Option(None, "--show", help="Only these show ids (repeatable).")
+CategoryOpt = typer.Option(None, "--category", help="Only these categories (repeatable).")
+FromOpt = typer.Option(None, "--from", help="Published on or after YYYY-MM-DD.")
+ToOpt = typer.Option(None, "--to", help="Published on or before YYYY-MM-DD.")
 
 
 @contextmanager

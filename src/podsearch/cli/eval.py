@@ -61,11 +61,11 @@ def register(app: typer.Typer) -> None:
             from podsearch.recommend.evaluate import evaluate_recommendations
 
             with Podsearch(index) as ps:
-                rep = evaluate_recommendations(ps, id_prefix=id_prefix)
+                recs = evaluate_recommendations(ps, id_prefix=id_prefix)
             out.mkdir(parents=True, exist_ok=True)
-            (out / "recommend.md").write_text(rep.to_markdown(), "utf-8")
-            (out / "recommend.json").write_text(json.dumps(rep.to_dict(), indent=2), "utf-8")
-            typer.echo(json.dumps(rep.to_dict()) if as_json else rep.to_markdown())
+            (out / "recommend.md").write_text(recs.to_markdown(), "utf-8")
+            (out / "recommend.json").write_text(json.dumps(recs.to_dict(), indent=2), "utf-8")
+            typer.echo(json.dumps(recs.to_dict()) if as_json else recs.to_markdown())
             return
         if model is None:
             raise QueryError("podsearch eval needs --model (a fine-tuned model) or --recommend")

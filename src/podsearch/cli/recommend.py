@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from podsearch.cli.common import IndexOpt, console, make_filters
+from podsearch.cli.common import (
+    CategoryOpt,
+    FromOpt,
+    IndexOpt,
+    LangOpt,
+    ShowOpt,
+    ToOpt,
+    console,
+    make_filters,
+)
 from podsearch.cli.search import print_result
 from podsearch.engine import Podsearch
 from podsearch.recommend import STRATEGIES, read_history
@@ -24,11 +33,11 @@ def register(app: typer.Typer) -> None:
             False, "--exclude-show", help="Leave out the episode's own show."
         ),
         per_show: int = typer.Option(None, "--per-show", help="At most this many per show."),
-        lang: list[str] = typer.Option(None, "--lang", help="Only these languages (repeatable)."),
-        show: list[str] = typer.Option(None, "--show", help="Only these show ids (repeatable)."),
-        category: list[str] = typer.Option(None, "--category", help="Only these categories."),
-        date_from: str = typer.Option(None, "--from", help="Published on or after YYYY-MM-DD."),
-        date_to: str = typer.Option(None, "--to", help="Published on or before YYYY-MM-DD."),
+        lang: list[str] = LangOpt,
+        show: list[str] = ShowOpt,
+        category: list[str] = CategoryOpt,
+        date_from: str = FromOpt,
+        date_to: str = ToOpt,
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Episodes most like EPISODE_ID (nearest stored vectors; no model is loaded)."""
@@ -72,15 +81,16 @@ def register(app: typer.Typer) -> None:
         ),
         max_interests: int = typer.Option(5, "--max-interests", help="Most interests (1-20)."),
         per_show: int = typer.Option(None, "--per-show", help="At most this many per show."),
-        lang: list[str] = typer.Option(None, "--lang", help="Only these languages (repeatable)."),
-        category: list[str] = typer.Option(None, "--category", help="Only these categories."),
-        date_from: str = typer.Option(None, "--from", help="Published on or after YYYY-MM-DD."),
-        date_to: str = typer.Option(None, "--to", help="Published on or before YYYY-MM-DD."),
+        lang: list[str] = LangOpt,
+        show: list[str] = ShowOpt,
+        category: list[str] = CategoryOpt,
+        date_from: str = FromOpt,
+        date_to: str = ToOpt,
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Recommend unheard episodes from a listening history."""
         items = read_history(history)
-        filters = make_filters(lang, None, category, date_from, date_to)
+        filters = make_filters(lang, show, category, date_from, date_to)
         with Podsearch(index) as ps:
             recs = ps.recommend(
                 items, k=k, offset=offset, strategy=strategy,

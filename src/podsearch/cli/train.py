@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -34,7 +35,7 @@ def parse_split(value: str) -> tuple[float, float, float]:
     return a, b, c
 
 
-def train_progress(enabled: bool):  # type: ignore[no-untyped-def]
+def train_progress(enabled: bool) -> Callable[[int, int, float], None]:
     import time
 
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from podsearch.encode.base import Encoder
+from podsearch.encode.base import BaseEncoder, Encoder
 from podsearch.encode.fake import DEFAULT_DIM, FakeEncoder
 from podsearch.errors import ModelError
 
@@ -32,10 +32,13 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_MODEL",
     "MODEL_ALIASES",
+    "BaseEncoder",
     "Encoder",
     "encoder_name",
     "FakeEncoder",
+    "is_e5_model",
     "load_encoder",
+    "load_model",
 ]
 
 DEFAULT_MODEL = "me5-small"
@@ -84,17 +87,13 @@ def load_encoder(
         return FakeEncoder(_fake_dim(name))  # no weights: every backend is the same
 
     source = _resolve(name)
-    if source.always_e5 and e5_prefixes is False:
-        raise ModelError(f"{name} is an E5 model: it always uses the query:/passage: prefixes")
-    if e5_prefixes is None and (source.always_e5 or _E5_NAME.search(name.lower())):
-        e5_prefixes = True
+    e5 = _e5_choice(source, name, e5_prefixes)
     if backend == "onnx-int8":
-        return _load_onnx(source, e5_prefixes, max_seq_length, batch_size)
+        return _load_onnx(source, e5, max_seq_length, batch_size)
 
     from podsearch.encode.st import SentenceTransformerEncoder
 
-    model = source.load(max_seq_length)
-    query_prefix, passage_prefix = _prefixes(e5_prefixes, getattr(model, "prompts", None))
+    model, query_prefix, passage_prefix = _load_torch(source, e5, max_seq_length)
     return SentenceTransformerEncoder(
         model,
         source.name,
@@ -111,6 +110,35 @@ def encoder_name(name: str | None = None) -> str:
     if name == "fake" or name.startswith("fake:"):
         return FakeEncoder(_fake_dim(name)).name
     return _resolve(name).name
+
+
+def load_model(
+    name: str | None = None, *, max_seq_length: int = 256, e5_prefixes: bool | None = None
+) -> tuple[SentenceTransformer, str, str]:
+    """The PyTorch sentence-transformers model behind ``name`` (an alias, local directory or hub
+    name, resolved as ``load_encoder`` does) and its (query prefix, passage prefix).
+
+    For code that needs the model itself, e.g. to fine-tune it. Raises ModelError when the model
+    cannot be loaded.
+    """
+    name = (name or DEFAULT_MODEL).strip()
+    source = _resolve(name)
+    return _load_torch(source, _e5_choice(source, name, e5_prefixes), max_seq_length)
+
+
+def is_e5_model(name: str) -> bool:
+    """Whether ``name`` names an E5-family model ("e5" or "me5" as a whole name part, e.g.
+    ``intfloat/multilingual-e5-small``, ``me5-small``, ``/models/e5-tuned``), which needs the
+    ``query: `` / ``passage: `` prefixes."""
+    return bool(_E5_NAME.search(name.lower()))
+
+
+def _e5_choice(source: _Source, name: str, e5_prefixes: bool | None) -> bool | None:
+    if source.always_e5 and e5_prefixes is False:
+        raise ModelError(f"{name} is an E5 model: it always uses the query:/passage: prefixes")
+    if e5_prefixes is None and (source.always_e5 or is_e5_model(name)):
+        return True
+    return e5_prefixes
 
 
 class _Source:
@@ -220,15 +248,21 @@ def _resolve(name: str) -> _Source:
     )
 
 
-def _load_onnx(
-    source: _Source, e5_prefixes: bool | None, max_seq_length: int, batch_size: int
-) -> Encoder:
+def _load_torch(
+    source: _Source, e5: bool | None, max_seq_length: int
+) -> tuple[SentenceTransformer, str, str]:
+    model = source.load(max_seq_length)
+    query_prefix, passage_prefix = _prefixes(e5, getattr(model, "prompts", None))
+    return model, query_prefix, passage_prefix
+
+
+def _load_onnx(source: _Source, e5: bool | None, max_seq_length: int, batch_size: int) -> Encoder:
     from podsearch.encode import onnx
 
     onnx.require_onnxruntime()
     model_dir = onnx.ensure_onnx_int8(source.load, source.cache_name, source.record)
     prompts = onnx.read_prompts(model_dir)
-    query_prefix, passage_prefix = _prefixes(e5_prefixes, prompts)
+    query_prefix, passage_prefix = _prefixes(e5, prompts)
     return onnx.OnnxEncoder(
         model_dir,
         source.name,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 
-from podsearch.encode._arrays import check_texts, normalize_rows
+from podsearch.encode.base import BaseEncoder
 
 DEFAULT_DIM = 64
 _BUCKETS = 1 << 15  # hashed feature space; collisions are rare enough for tests
@@ -19,7 +18,7 @@ _TRIGRAM_WEIGHT = 0.25  # words dominate; trigrams only add a little fuzziness (
 _WORD = re.compile(r"\w+")
 
 
-class FakeEncoder:
+class FakeEncoder(BaseEncoder):
     """Hashed bag of lower-cased words (plus character trigrams), randomly projected to ``dim``.
 
     Deterministic across processes and platforms (crc32 hashing, fixed-seed projection), needs no
@@ -30,38 +29,15 @@ class FakeEncoder:
     def __init__(self, dim: int = DEFAULT_DIM) -> None:
         if not isinstance(dim, int) or isinstance(dim, bool) or dim < 2:
             raise ValueError(f"FakeEncoder dim must be an int >= 2, got {dim!r}")
-        self._dim = dim
+        super().__init__("fake" if dim == DEFAULT_DIM else f"fake:{dim}", dim)
         self._proj = _projection(dim)
 
-    @property
-    def name(self) -> str:
-        return "fake" if self._dim == DEFAULT_DIM else f"fake:{self._dim}"
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    def encode_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
-        """Return a (len(texts), dim) float32 array of L2-normalised query vectors."""
-        return self._encode(texts)
-
-    def encode_documents(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        show_progress: bool = False,
-    ) -> np.ndarray:
-        """Return a (len(texts), dim) float32 array of L2-normalised document vectors."""
-        return self._encode(texts)
-
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        items = check_texts(texts)
-        out = np.empty((len(items), self._dim), dtype=np.float32)
-        for i, text in enumerate(items):
+    def _embed(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        out = np.empty((len(texts), self._dim), dtype=np.float32)
+        for i, text in enumerate(texts):
             idx, weights = _features(text)
             out[i] = weights @ self._proj[idx]
-        return normalize_rows(out)
+        return out
 
     def __repr__(self) -> str:
         return f"FakeEncoder(dim={self._dim})"

@@ -13,16 +13,16 @@ import importlib.util
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from podsearch.encode._arrays import check_texts, normalize_rows
 from podsearch.encode._cache import build_atomically, model_cache_dir
 from podsearch.encode._quiet import quiet_transformers
 from podsearch.encode._threads import available_cpus
+from podsearch.encode.base import BaseEncoder
 from podsearch.errors import MissingDependencyError, ModelError
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def require_onnxruntime(purpose: str = "The onnx-int8 encoder backend") -> None:
             raise MissingDependencyError(package, "onnx", purpose)
 
 
-class OnnxEncoder:
+class OnnxEncoder(BaseEncoder):
     """Runs an exported int8 model with ONNX Runtime; same contract as every Encoder."""
 
     def __init__(
@@ -68,14 +68,16 @@ class OnnxEncoder:
         from tokenizers import Tokenizer
 
         cfg = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-        self._name = name
-        self._dim = int(cfg["dim"])
+        super().__init__(
+            name,
+            int(cfg["dim"]),
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+            batch_size=batch_size,
+        )
         self._pooling = str(cfg["pooling"])
         self._lower = bool(cfg.get("do_lower_case", False))
-        self.query_prefix = query_prefix
-        self.passage_prefix = passage_prefix
         self.max_seq_length = min(max_seq_length, int(cfg["max_positions"]))
-        self.batch_size = batch_size
         self.backend = BACKEND
         self.model_dir = model_dir
         # The tokenizers library directly: same ids as transformers, without importing torch.
@@ -91,38 +93,10 @@ class OnnxEncoder:
         )
         self._inputs = [i.name for i in self._session.get_inputs()]
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    def encode_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
-        """Return a (len(texts), dim) float32 array of L2-normalised query vectors."""
-        return self._encode(texts, self.query_prefix, batch_size, show_progress=False)
-
-    def encode_documents(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        show_progress: bool = False,
-    ) -> np.ndarray:
-        """Return a (len(texts), dim) float32 array of L2-normalised document vectors."""
-        return self._encode(texts, self.passage_prefix, batch_size, show_progress=show_progress)
-
-    def _encode(
-        self, texts: Sequence[str], prefix: str, batch_size: int | None, *, show_progress: bool
-    ) -> np.ndarray:
-        items = [prefix + t for t in check_texts(texts)]
-        if self._lower:
-            items = [t.lower() for t in items]
+    def _embed(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        items = [t.lower() for t in texts] if self._lower else texts
         out = np.zeros((len(items), self._dim), dtype=np.float32)
-        if not items:
-            return out
-        bs = max(1, batch_size or self.batch_size)
+        bs = max(1, batch_size)
         # Longest first, so every batch pads to nearly its own length (as sentence-transformers).
         order = np.argsort([-len(t) for t in items], kind="stable")
         starts: Iterable[int] = range(0, len(items), bs)
@@ -133,7 +107,7 @@ class OnnxEncoder:
         for start in starts:
             idx = order[start : start + bs]
             out[idx] = self._run([items[i] for i in idx])
-        return normalize_rows(out)
+        return out
 
     def _run(self, batch: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(batch)

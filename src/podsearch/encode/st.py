@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from podsearch.encode._arrays import check_texts, normalize_rows
 from podsearch.encode._quiet import quiet_transformers
 from podsearch.encode._threads import configure_torch_threads
+from podsearch.encode.base import BaseEncoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 
-class SentenceTransformerEncoder:
+class SentenceTransformerEncoder(BaseEncoder):
     """Wraps a loaded SentenceTransformer as a podsearch Encoder.
 
     ``query_prefix`` / ``passage_prefix`` are prepended to every text (E5 models need
@@ -34,21 +33,15 @@ class SentenceTransformerEncoder:
         dim = model.get_embedding_dimension()
         if not dim:
             raise ValueError(f"model {name!r} does not report its embedding dimension")
+        super().__init__(
+            name,
+            int(dim),
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+            batch_size=batch_size,
+        )
         self._model = model
-        self._name = name
-        self._dim = int(dim)
-        self.query_prefix = query_prefix
-        self.passage_prefix = passage_prefix
-        self.batch_size = batch_size
         self.backend = "torch"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
 
     @property
     def model(self) -> SentenceTransformer:
@@ -59,41 +52,17 @@ class SentenceTransformerEncoder:
     def max_seq_length(self) -> int | None:
         return self._model.max_seq_length
 
-    def encode_queries(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
-        """Return a (len(texts), dim) float32 array of L2-normalised query vectors."""
-        return self._encode(texts, self.query_prefix, batch_size, show_progress=False)
-
-    def encode_documents(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        show_progress: bool = False,
-    ) -> np.ndarray:
-        """Return a (len(texts), dim) float32 array of L2-normalised document vectors."""
-        return self._encode(texts, self.passage_prefix, batch_size, show_progress=show_progress)
-
-    def _encode(
-        self, texts: Sequence[str], prefix: str, batch_size: int | None, *, show_progress: bool
-    ) -> np.ndarray:
-        items = check_texts(texts)
-        if not items:
-            return np.zeros((0, self._dim), dtype=np.float32)
-        if prefix:
-            items = [prefix + t for t in items]
+    def _embed(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         configure_torch_threads()
         with quiet_transformers():
             out = self._model.encode(
-                items,
-                batch_size=batch_size or self.batch_size,
+                texts,
+                batch_size=batch_size,
                 show_progress_bar=show_progress,
                 convert_to_numpy=True,
                 normalize_embeddings=True,
             )
-        return normalize_rows(np.asarray(out, dtype=np.float32))
-
-    def __repr__(self) -> str:
-        return f"SentenceTransformerEncoder(name={self._name!r}, dim={self._dim})"
+        return np.asarray(out, dtype=np.float32)
 
 
 def load_sentence_transformer(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,10 +165,11 @@ class ComparisonReport:
             ax.legend(fontsize=7)
 
         plots: dict[str, str] = {}
-        for title, name, panels, draw in (
+        charts: list[tuple[str, str, dict[str, Any], Callable[[Any, Any], None]]] = [
             ("Recall@30 and MRR@30 per system", "metrics.png", self.sets, bars),
             ("Recall@k curves", "recall_curves.png", self.curves, curves),
-        ):
+        ]
+        for title, name, panels, draw in charts:
             if not panels:
                 continue
             cols = min(3, len(panels))

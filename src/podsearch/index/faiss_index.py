@@ -242,13 +242,14 @@ class FaissVectorIndex:
             if allowed <= max(self.exact_max, self.exact_fraction * n):
                 return self._exact(q, mask, k_eff)
             if allowed == n:
-                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k_eff))
+                # faiss's own stubs (1.15) lack SearchParametersHNSW; the SWIG module has it.
+                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k_eff))  # type: ignore[attr-defined]
             else:
                 bits = np.packbits(mask, bitorder="little")
                 sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
                 frac = allowed / n
                 ef = int(min(4096, max(self.ef_search, k_eff) / max(frac, 1e-3)))
-                params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)  # type: ignore[attr-defined]
             scores, labels = self._hnsw.search(q, k_eff, params=params)
             return [
                 [
@@ -373,6 +374,11 @@ class FaissVectorIndex:
                 f"vector index at {gen_dir} cannot be read ({e}); rebuild with: "
                 "podsearch index --rebuild"
             ) from e
+        if not isinstance(hnsw, faiss.IndexHNSWFlat):
+            raise IndexStateError(
+                f"vector index at {gen_dir} holds a {type(hnsw).__name__}, not an HNSW index; "
+                "rebuild with: podsearch index --rebuild"
+            )
         n = int(state["count"])
         self._hnsw = hnsw
         self._hnsw.hnsw.efSearch = self.ef_search

@@ -117,7 +117,7 @@ def generate_pairs(
     }
     report = QuerygenReport(
         out=str(out),
-        generator=settings["generator"] or "",
+        generator=generator.name if generator else "",
         episodes_in_catalog=len(by_id),
         sampled=min(sample, len(gen_ids)) if sample is not None else len(gen_ids),
         no_text=sum(1 for i in order if not _has_text(by_id[i])),
@@ -198,14 +198,14 @@ def generate_pairs(
     if report.pairs == 0:
         for p in (partial, done_path, meta_path):
             p.unlink(missing_ok=True)
-        kept = out.exists()
-        if kept and previous is not None:
+        old_kept = out.exists()
+        if old_kept and previous is not None:
             meta_path.write_text(json.dumps(previous, indent=2), encoding="utf-8")
         raise QueryError(
             f"No usable pairs: the generator wrote {report.raw} raw queries for "
             f"{report.episodes_generated} episodes and cleaning/filtering kept none "
             f"(dropped: {dict(dropped) or 'nothing generated'}); nothing was written"
-            + (f" ({out} from the previous run is kept)" if kept else "")
+            + (f" ({out} from the previous run is kept)" if old_kept else "")
         )
     os.replace(partial, out)
     done_path.unlink(missing_ok=True)

@@ -83,7 +83,8 @@ def ensure_checkpoint() -> Path:
             model = AutoModelForCausalLM.from_pretrained(src, gguf_file=GGUF_FILE)
         except ImportError as e:
             raise ModelError(f"Loading {GGUF_FILE} needs the gguf package: pip install gguf") from e
-        model.hf_quantizer = None  # weights are dequantised fp32 now
+        # Weights are dequantised fp32 now; transformers types this attribute without None.
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(tmp)

@@ -247,10 +247,10 @@ def _listeners(
     for _ in range(per if deep_cats else 0):
         c = deep_cats[rng.integers(len(deep_cats))]
         chosen = pick(deep[c], 3)
-        eps = [pick(shows[s], 3) for s in chosen]
+        per_show = [pick(shows[s], 3) for s in chosen]
         j = int(rng.integers(3))
-        hist = [e for n, three in enumerate(eps) for e in three[: 3 if n != j else 2]]
-        out.append(_Listener("one-category", tuple(hist), eps[j][2], tuple(chosen)))
+        hist = [e for n, three in enumerate(per_show) for e in three[: 3 if n != j else 2]]
+        out.append(_Listener("one-category", tuple(hist), per_show[j][2], tuple(chosen)))
     for _ in range(per if rich_cats else 0):
         c = rich_cats[rng.integers(len(rich_cats))]
         chosen = pick(by_cat[c], 6)

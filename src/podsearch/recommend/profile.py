@@ -144,7 +144,7 @@ def interests(
     for c, g in enumerate(groups):
         mine = owner == c
         vec = mean_profile(vecs[g], w[g], skipped[mine], skipped_w[mine], skip_penalty)
-        out.append(Interest(vec, float(w[g].sum()), tuple(ids[i] for i in g)))
+        out.append(Interest(vec, float(w[g].sum()), tuple(ids[int(i)] for i in g)))
     out.sort(key=lambda it: (-it.weight, -len(it.members), it.members))
     return out
 

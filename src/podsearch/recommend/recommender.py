@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,7 +21,13 @@ from podsearch.errors import IndexStateError, NotFoundError, QueryError
 from podsearch.index.base import VectorIndex
 from podsearch.models import Episode, Filters, Hit, SearchResult
 from podsearch.recommend.history import HistoryItem, as_history
-from podsearch.recommend.profile import Interest, interests, mean_profile, recency_weights
+from podsearch.recommend.profile import (
+    Interest,
+    interests,
+    mean_profile,
+    recency_weights,
+    weighted_round_robin,
+)
 from podsearch.search.searcher import check_page, make_hit
 
 STRATEGIES: tuple[str, ...] = ("multi-interest", "mean")
@@ -45,7 +51,8 @@ class Recommendations:
 
     def to_dict(self) -> dict[str, Any]:
         body = self.result.to_dict()
-        for h in body["hits"]:  # type: ignore[union-attr]
+        hits = cast(list[dict[str, Any]], body["hits"])
+        for h in hits:
             h["interest"] = self.interest_of.get(h["episode_id"])
         body["strategy"] = self.strategy
         body["unknown_ids"] = list(self.unknown_ids)
@@ -228,35 +235,45 @@ def _interleave(
     need: int,
     per_show: int | None,
 ) -> tuple[list[tuple[Episode, float]], dict[str, int]]:
-    """Merge ranked lists by smooth weighted round robin, skipping duplicates and capped
-    shows; an exhausted list drops out."""
-    if len(lists) == 1:
-        return lists[0][:need], {ep.episode_id: 0 for ep, _ in lists[0][:need]}
+    """Merge ranked lists by ``weighted_round_robin``, skipping duplicates and capped shows.
+
+    Each turn takes the next usable episode of the list whose turn it is; a list that has none
+    left drops out, and the remaining lists share the remaining turns by their weights.
+    """
     pos = [0] * len(lists)
-    w = np.array([max(x, 1e-9) for x in weights], dtype=np.float64)
-    cur = np.zeros_like(w)
-    active = np.ones(len(lists), dtype=bool)
+    live = list(range(len(lists)))
     out: list[tuple[Episode, float]] = []
     origin: dict[str, int] = {}
     per: Counter[str] = Counter()
-    while len(out) < need and active.any():
-        cur[active] += w[active]
-        i = int(np.argmax(np.where(active, cur, -np.inf)))
-        cur[i] -= w[active].sum()
-        while pos[i] < len(lists[i]):
-            ep, score = lists[i][pos[i]]
-            pos[i] += 1
-            if ep.episode_id in origin:
-                continue
-            if per_show is not None and per[ep.show_id] >= per_show:
-                continue
-            per[ep.show_id] += 1
-            origin[ep.episode_id] = i
-            out.append((ep, score))
-            break
-        else:
-            active[i] = False
+    while len(out) < need and live:
+        # Every turn yields an episode or retires a list, so this plan covers the rest.
+        for turn in weighted_round_robin([weights[i] for i in live], need - len(out)):
+            i = live[turn]
+            picked = _next_usable(lists[i], pos, i, origin, per, per_show)
+            if picked is None:
+                live.remove(i)
+                break  # re-plan over the lists that are left
+            origin[picked[0].episode_id] = i
+            per[picked[0].show_id] += 1
+            out.append(picked)
     return out, origin
+
+
+def _next_usable(
+    ranked: list[tuple[Episode, float]],
+    pos: list[int],
+    i: int,
+    taken: dict[str, int],
+    per: Counter[str],
+    per_show: int | None,
+) -> tuple[Episode, float] | None:
+    while pos[i] < len(ranked):
+        ep, score = ranked[pos[i]]
+        pos[i] += 1
+        if ep.episode_id in taken or (per_show is not None and per[ep.show_id] >= per_show):
+            continue
+        return ep, score
+    return None
 
 
 def _hits(picked: list[tuple[Episode, float]], offset: int, about: str) -> list[Hit]:

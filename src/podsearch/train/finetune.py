@@ -72,14 +72,9 @@ class TrainReport:
 
 def load_base(settings: TrainSettings) -> tuple[Any, str, str]:
     """The base SentenceTransformer and its query / passage prefixes."""
-    from podsearch.encode import _prefixes, _resolve
+    from podsearch.encode import load_model
 
-    source = _resolve(settings.base)
-    model = source.load(settings.max_seq_length)
-    e5 = True if source.always_e5 else None
-    if e5 is None and "e5" in settings.base.lower():
-        e5 = True
-    qp, pp = _prefixes(e5, getattr(model, "prompts", None))
+    model, qp, pp = load_model(settings.base, max_seq_length=settings.max_seq_length)
     return model, qp, pp
 
 
@@ -131,6 +126,7 @@ def finetune(
     data = Dataset.from_dict(
         {"anchor": [qp + q for q, _ in rows], "positive": [pp + d for _, d in rows]}
     )
+    loss: MultipleNegativesRankingLoss | CachedMultipleNegativesRankingLoss
     if settings.cached:
         loss = CachedMultipleNegativesRankingLoss(
             model, scale=settings.scale, mini_batch_size=settings.mini_batch_size
@@ -143,12 +139,12 @@ def finetune(
     losses: list[float] = []
     state: dict[str, float] = {"t0": time.perf_counter()}
 
-    class Track(TrainerCallback):  # type: ignore[misc]
-        def on_log(self, args: Any, st: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+    class Track(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             if logs and "loss" in logs:
                 losses.append(float(logs["loss"]))
                 if progress:
-                    progress(int(st.global_step), int(st.max_steps), float(logs["loss"]))
+                    progress(int(state.global_step), int(state.max_steps), float(logs["loss"]))
 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(tmp / "checkpoints"),
@@ -216,8 +212,10 @@ def interpolate_weights(base: Mapping[str, Any], tuned: Mapping[str, Any], alpha
     out = {}
     for k, t in tuned.items():
         b = base.get(k)
-        ok = b is not None and t.is_floating_point() and b.shape == t.shape
-        out[k] = alpha * t + (1 - alpha) * b if ok else t
+        if b is not None and t.is_floating_point() and b.shape == t.shape:
+            out[k] = alpha * t + (1 - alpha) * b
+        else:
+            out[k] = t
     return out
 
 
@@ -230,7 +228,8 @@ def _rows(
             f"{len(missing)} training pairs name episodes missing from the catalog "
             f"(first: {missing[:5]})"
         )
-    rows, titles = [], []
+    rows: list[tuple[str, str]] = []
+    titles: list[tuple[str, str]] = []
     for p in pairs:
         doc = episode_text(episodes[p.episode_id], strip_title=p.strip_title).strip()
         if p.query.strip() and doc:
@@ -256,7 +255,7 @@ def check_model_dir(path: str | Path) -> Path:
     return p
 
 
-def _warmup(ratio: float) -> dict[str, float]:
+def _warmup(ratio: float) -> dict[str, Any]:
     """transformers 5 takes the warm-up ratio as a float ``warmup_steps``; 4 as warmup_ratio."""
     import transformers
 

@@ -101,9 +101,3 @@ def split_pairs(
         "eval_test_duplicates_dropped": dropped_dupes,
     }
     return Splits(out["train"], out["eval"], out["test"], report)
-
-
-def read_split(path: str | Path) -> list[Pair]:
-    from podsearch.querygen.pipeline import read_pairs
-
-    return read_pairs(path)

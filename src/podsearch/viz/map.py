@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -171,7 +171,7 @@ def render_png(
     colors = dict(zip(groups, _palette(len(groups)), strict=True))
     three = coords.shape[1] == 3
     fig = plt.figure(figsize=(11, 8), dpi=110)
-    ax = fig.add_subplot(projection="3d" if three else None)
+    ax: Any = fig.add_subplot(projection="3d" if three else None)  # 2-D or 3-D Axes
     for g in [x for x in groups if x != QUERY_GROUP]:
         idx = [i for i, c in enumerate(color) if c == g]
         pts = [coords[idx, d] for d in range(coords.shape[1])]
@@ -182,11 +182,11 @@ def render_png(
         ax.scatter(*pts, s=90, marker="*", color="black", label="query", zorder=5)
         for i in q:
             pos = list(coords[i])
-            ax.text(*pos, f" {labels[i]}", fontsize=9, weight="bold", zorder=6)  # type: ignore[arg-type]
+            ax.text(*pos, f" {labels[i]}", fontsize=9, weight="bold", zorder=6)
     ax.set_xticks([])
     ax.set_yticks([])
     if three:
-        ax.set_zticks([])  # type: ignore[attr-defined]
+        ax.set_zticks([])
     ax.legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_title(title, fontsize=11)
     fig.tight_layout()
