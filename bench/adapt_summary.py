@@ -72,9 +72,7 @@ def main() -> None:
         "|---|---:|---:|---:|",
     ]
     for name, r in rep["inbatch"].items():
-        md.append(
-            f"| {name} | {r['mrr@5_batch64']:.3f} | {r['mrr@5_all']:.3f} | {r['queries']} |"
-        )
+        md.append(f"| {name} | {r['mrr@5_batch64']:.3f} | {r['mrr@5_all']:.3f} | {r['queries']} |")
     md += ["", "## Full retrieval over all episodes", ""]
     md.append(
         f"Walkthrough: Recall@30 {WALKTHROUGH['synthetic_r30']} on synthetic test queries; "

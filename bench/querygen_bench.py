@@ -71,8 +71,9 @@ def main() -> None:
             "roundtrip_rank_median": float(np.median(ranks)) if ranks else None,
             "episodes_with_a_kept_query": len({e for _, e, _ in kept}),
             "examples_kept": [q for q, _, _ in kept[:8]],
-            "examples_dropped": [q for (q, _), r in zip(kept_clean, ranks, strict=True)
-                                 if r > 30][:5],  # fmt: skip
+            "examples_dropped": [q for (q, _), r in zip(kept_clean, ranks, strict=True) if r > 30][
+                :5
+            ],  # fmt: skip
         }
         print(bs, json.dumps(rows[f"batch {bs}"]), flush=True)
     result = {

@@ -309,9 +309,7 @@ class CatalogStore:
                 once = {c.lower(): c for c in reversed(json.loads(cats))}  # first spelling
                 for key, c in once.items():
                     forms.setdefault(key, Counter())[c] += 1
-            counts = {
-                min(f, key=lambda c: (-f[c], c)): sum(f.values()) for f in forms.values()
-            }
+            counts = {min(f, key=lambda c: (-f[c], c)): sum(f.values()) for f in forms.values()}
             return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         raise QueryError(f"no facet {column!r}: choose language or categories")
 

@@ -143,8 +143,6 @@ def test_missing_package_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---- CLI -----------------------------------------------------------------------------------
 
 
-
-
 @pytest.fixture
 def cli_index(tmp_path: Path, tiny_catalog: Path, capsys: Any) -> Path:
     ix = tmp_path / "ix"

@@ -307,8 +307,10 @@ class TantivyKeywordIndex:
                 terms = [tantivy.Query.term_query(s, field, t) for t in tokens]
                 if not terms:
                     continue
-                fq = terms[0] if len(terms) == 1 else tantivy.Query.boolean_query(
-                    [(tantivy.Occur.Should, t) for t in terms]
+                fq = (
+                    terms[0]
+                    if len(terms) == 1
+                    else tantivy.Query.boolean_query([(tantivy.Occur.Should, t) for t in terms])
                 )
                 if field == "title" and self.title_boost != 1.0:
                     fq = tantivy.Query.boost_query(fq, self.title_boost)

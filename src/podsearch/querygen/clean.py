@@ -13,8 +13,33 @@ _LEAD = re.compile(
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Queries that end like this were cut off or never said anything ("why do", "how to").
 _DANGLING = {
-    "a", "an", "the", "of", "to", "and", "or", "for", "with", "in", "on", "at", "by", "from",
-    "do", "does", "is", "are", "about", "how", "why", "what", "my", "your", "their", "his", "her",
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "and",
+    "or",
+    "for",
+    "with",
+    "in",
+    "on",
+    "at",
+    "by",
+    "from",
+    "do",
+    "does",
+    "is",
+    "are",
+    "about",
+    "how",
+    "why",
+    "what",
+    "my",
+    "your",
+    "their",
+    "his",
+    "her",
 }
 
 MIN_WORDS = 2
