@@ -42,7 +42,13 @@ from podsearch.evaluate import evaluate_runs
 from podsearch.index.faiss_index import FaissVectorIndex
 from podsearch.index.tantivy_index import TantivyKeywordIndex
 from podsearch.search.fusion import convex_fusion, reciprocal_rank_fusion
-from podsearch.search.querylang import QueryClassifier
+from podsearch.search.querylang import (
+    CROSS_LINGUAL,
+    RULES,
+    TITLE,
+    QueryClassifier,
+    is_title_query,
+)
 
 PREFIX = {"listennotes": "ln:", "taddy": "taddy:", "spotify": "spotify:", "sommar": "sommar:"}
 MEASURES = ("R@1", "R@10", "R@30", "RR@30", "nDCG@10")
@@ -250,7 +256,7 @@ def main() -> None:  # noqa: C901 - one linear script
     variants = {
         "keyword ablation: fields summed, title x2 (before)": {"tie_breaker": None},
         "keyword ablation: dismax, stop words kept": {"drop_stopwords": False},
-        "keyword ablation: dismax, title x1": {"title_boost": 1.0},
+        "keyword ablation: dismax, title x2": {"title_boost": 2.0},
         "keyword ablation: dismax, title x1.5": {"title_boost": 1.5},
         "keyword ablation: dismax, tie 0.3": {"tie_breaker": 0.3},
         "keyword ablation: dismax, tie 0": {"tie_breaker": 0.0},
@@ -271,7 +277,9 @@ def main() -> None:  # noqa: C901 - one linear script
     latency["keyword: plain BM25 (bm25s)"] = ts
 
     # -- fusion ---------------------------------------------------------------------------
-    classifier = QueryClassifier.for_languages(sorted({x for x in lang.values() if x}))
+    catalog_langs = sorted({x for x in lang.values() if x})
+    classifiers = {r: QueryClassifier(catalog_langs, rule=r) for r in RULES}
+    classes: dict[str, dict[str, str]] = {}
     w0 = ps.searcher.fusion.keyword_weight
     for q_i, q in enumerate(qids):
         rrf = reciprocal_rank_fusion([exact[q], plain[q]])
@@ -283,15 +291,22 @@ def main() -> None:  # noqa: C901 - one linear script
         for w in (0.0, 0.1, w0, 0.5):
             fused = convex_fusion(d_adj, keyword[q], adj, keyword_weight=w)
             put(f"convex w_kw={w} + csls, exact", q, [d for d, _, _ in fused])
-        qc = classifier.classify(texts[q], [(d, lang[d]) for d, _ in d_adj[:10]])
-        for name, table in {
-            "class weights (xl 0)": {"cross-lingual": 0.0},
-            "class weights (xl 0.1)": {"cross-lingual": 0.1},
-        }.items():
-            w = table.get(qc, w0)
-            fused = convex_fusion(d_adj, keyword[q], adj, keyword_weight=w)
-            put(f"convex {name} + csls, exact", q, [d for d, _, _ in fused])
-        meta[q]["predicted_class"] = qc
+        top10 = [(d, lang[d]) for d, _ in d_adj[:10]]
+        kw_titles = [episodes[d].title for d, _ in keyword[q][:3] if d in episodes]
+        is_title = is_title_query(texts[q], kw_titles)
+        for rule, clf in classifiers.items():
+            qc = clf.classify(texts[q], top10)
+            classes.setdefault(rule, {})[q] = TITLE if is_title else qc
+            for xl_w, title_w in ((0.0, None), (0.0, 1.0), (0.0, 2.0)):
+                w = xl_w if qc == CROSS_LINGUAL else w0
+                if title_w is not None and is_title:
+                    w = title_w
+                fused = convex_fusion(d_adj, keyword[q], adj, keyword_weight=w)
+                name = f"convex by class ({rule}: xl {xl_w}" + (
+                    f", title {title_w})" if title_w is not None else ")"
+                )
+                put(name + " + csls, exact", q, [d for d, _, _ in fused])
+        meta[q]["predicted_class"] = classes["majority"][q]
 
     # -- the engine end to end ------------------------------------------------------------
     for mode in ("dense", "keyword", "hybrid"):
@@ -347,6 +362,21 @@ def main() -> None:  # noqa: C901 - one linear script
             title=name,
         )
         reports[name] = rep
+    cls_rules = {
+        rule: {
+            "cross-lingual queries predicted cross-lingual": sum(
+                1 for q in curated if meta[q]["kind"] == "cross-lingual" and c[q] == CROSS_LINGUAL
+            ),
+            "other curated queries predicted cross-lingual": sum(
+                1 for q in curated if meta[q]["kind"] != "cross-lingual" and c[q] == CROSS_LINGUAL
+            ),
+            "title queries predicted title": sum(
+                1 for q in qids if meta[q]["split"] == "title" and c[q] == TITLE
+            ),
+            "curated queries predicted title": sum(1 for q in curated if c[q] == TITLE),
+        }
+        for rule, c in classes.items()
+    }
     cls_acc = {
         "cross-lingual queries predicted cross-lingual": sum(
             1 for q in curated if meta[q]["kind"] == "cross-lingual"
@@ -362,6 +392,7 @@ def main() -> None:  # noqa: C901 - one linear script
             1 for q in qids if meta[q]["split"] == "title"
             and meta[q]["predicted_class"] == "cross-lingual"
         ),
+        "by rule": cls_rules,
     }  # fmt: skip
     lat = {
         name: {"p50_ms": round(pct(v, 50), 3), "p95_ms": round(pct(v, 95), 3), "n": len(v)}
