@@ -167,13 +167,19 @@ def main() -> None:  # noqa: C901 - one linear script
     exact: dict[str, list[tuple[str, float]]] = {}
     ts = []
     for i, q in enumerate(qids):
-        t = time.perf_counter()
         s = V @ qv[i]
-        top = topk(s, DEPTH)
-        ts.append((time.perf_counter() - t) * 1000)
-        exact[q] = [(ids[j], float(s[j])) for j in top]
+        exact[q] = [(ids[j], float(s[j])) for j in topk(s, DEPTH)]
+    # The engine's own index answers exactly below its size threshold: time that, and check it.
+    for _ in range(args.repeats):
+        for i, q in enumerate(qids):
+            t = time.perf_counter()
+            got = vi.search(qv[i : i + 1], DEPTH)[0]
+            ts.append((time.perf_counter() - t) * 1000)
+            if [d for d, _ in got[:30]] != [d for d, _ in exact[q][:30]]:
+                raise SystemExit(f"the engine's exact search differs from numpy on {q}")
     candidates["exact"] = exact
-    latency["dense candidates: exact (numpy)"] = ts
+    latency["dense candidates: exact (FaissVectorIndex below its threshold)"] = ts
+    ts_exact = ts
     ann_rows = []
     for ef in EF_VALUES:
         hnsw = FaissVectorIndex(args.index / "vectors", V.shape[1], ef_search=ef, exact_max=0)
@@ -217,8 +223,8 @@ def main() -> None:  # noqa: C901 - one linear script
             "min_recall_of_exact_top30": 1.0,
             "targets_lost_vs_exact": 0,
             "targets_in_exact_top30": ann_rows[0]["targets_in_exact_top30"],
-            "p50_ms": round(pct(latency["dense candidates: exact (numpy)"], 50), 3),
-            "p95_ms": round(pct(latency["dense candidates: exact (numpy)"], 95), 3),
+            "p50_ms": round(pct(ts_exact, 50), 3),
+            "p95_ms": round(pct(ts_exact, 95), 3),
         },
     )
 

@@ -267,16 +267,18 @@ class FaissVectorIndex:
         allowed = int(mask.sum())
         if allowed * 2 >= n:
             slots = np.arange(n)
-            sims = q @ self._vecs[:n].T
+            sims = _similarities(self._vecs[:n], q)
             sims[:, ~mask] = -np.inf
         else:
             slots = np.flatnonzero(mask)
-            sims = q @ self._vecs[slots].T
+            sims = _similarities(self._vecs[slots], q)
         out: list[list[tuple[str, float]]] = []
         for row in sims:
             top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
             top = top[np.argsort(-row[top], kind="stable")]
-            out.append([(self._ids[int(slots[t])], float(row[t])) for t in top if row[t] > -np.inf])
+            out.append(
+                [(self._ids[int(slots[t])], float(row[t])) for t in top if row[t] > -np.inf]
+            )
         return out
 
     # -- persistence ----------------------------------------------------------------------
@@ -398,6 +400,19 @@ class FaissVectorIndex:
 
     def close(self) -> None:
         pass
+
+
+_FEW_QUERIES = 8
+
+
+def _similarities(vecs: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(len(q), len(vecs)) inner products. A few queries go through einsum, one thread each:
+    a multi-threaded BLAS product of one query against 19k x 384 took 1-8 ms on a busy 2-core
+    machine against 0.8 ms single-threaded, and a server answers queries side by side anyway.
+    Batches use BLAS (``vecs @ q.T``; ``q @ vecs.T`` takes a slower path)."""
+    if len(q) <= _FEW_QUERIES:
+        return np.stack([np.einsum("ij,j->i", vecs, row) for row in q])
+    return (vecs @ q.T).T
 
 
 def _fsync(path: Path) -> None:
