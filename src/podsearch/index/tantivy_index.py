@@ -238,6 +238,11 @@ class TantivyKeywordIndex:
                 w.delete_documents_by_term("doc_id", i)
             return n
 
+    def reset(self) -> None:
+        with self._lock:
+            w = self._w()
+            w.delete_all_documents()
+
     def commit(self) -> None:
         with self._lock:
             if self._writer is not None:
