@@ -309,6 +309,9 @@ def test_location_schemes(tmp_path: Path) -> None:
     with pytest.raises(QueryError, match="index name"):
         open_location("postgresql://h/db?index=Bad-Name", catalog_dir=tmp_path)
     assert redact("postgresql://u:secret@h:5/db") == "postgresql://u:***@h:5/db"
+    # A URL that went through a Path-typed CLI option is still a URL.
+    with pytest.raises(QueryError, match="index name"):  # parsed as a PostgreSQL URL
+        open_location(Path("postgresql://h/db?index=Bad-Name"), catalog_dir=tmp_path)
 
 
 @pytest.mark.server

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -55,10 +56,18 @@ def register_backend(scheme: str, opener: Opener) -> None:
 
 def url_scheme(location: str | Path) -> str | None:
     """The URL scheme of a location, or None for a directory (``C:\\x`` is a directory)."""
-    if isinstance(location, Path):
-        return None
     scheme = urlsplit(str(location)).scheme.lower()
     return scheme if len(scheme) > 1 and "://" in str(location) else None
+
+
+def _unpath(location: str | Path) -> str | Path:
+    """A URL that went through ``Path`` (a CLI option typed Path) lost one slash of ``://``:
+    give it back when the scheme is a registered backend's."""
+    if isinstance(location, Path):
+        m = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):/(?!/)", str(location))
+        if m and m.group(1).lower() in _OPENERS:
+            return f"{m.group(1)}://{str(location)[m.end() :]}"
+    return location
 
 
 def redact(url: str) -> str:
@@ -80,10 +89,11 @@ def default_catalog_dir(url: str) -> Path:
 
 def open_location(location: str | Path, *, catalog_dir: str | Path | None = None) -> IndexLocation:
     """Open an index location: a directory (embedded) or a registered backend's URL."""
+    _register_builtins()
+    location = _unpath(location)
     scheme = url_scheme(location)
     if scheme is None:
         return EmbeddedLocation(Path(location))
-    _register_builtins()
     opener = _OPENERS.get(scheme)
     if opener is None:
         known = ", ".join(f"{s}://" for s in sorted(_OPENERS))
