@@ -31,6 +31,7 @@ def test_ingest_index_search_with_a_postgresql_url(
         assert code == 0 and json.loads(out)["hits"][0]["episode_id"] == "e4"
         code, out, _ = run(capsys, "search", "schlaf", "--index", url, "--lang", "de", "--json")
         assert {h["language"] for h in json.loads(out)["hits"]} == {"de"}
+        assert not Path("postgresql:").exists()  # nothing made a directory of the URL
     finally:
         _drop_pg(name)
 
