@@ -24,4 +24,17 @@ bash scripts/setup.sh "onnx,test"
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy src
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# Server backends (issue 10): as root on Linux, install and start the throw-away PostgreSQL +
+# pgvector (scripts/servers.sh; Milvus not yet) for the `server` tests. A failed start stops the
+# run, and PODSEARCH_TEST_REQUIRE_SERVERS makes a missing URL fail the tests, never skip them.
+# The TCP endpoint lives in the servers' network namespace; the Unix socket reaches it from here.
+if [ "$(id -u)" = 0 ] && [ "$(uname -s)" = Linux ] && [ "${PODSEARCH_SKIP_SERVERS:-}" != 1 ]; then
+    bash scripts/servers.sh install pg
+    bash scripts/servers.sh start pg
+    pg_env="$(bash scripts/servers.sh env)"
+    eval "$pg_env"
+    export PODSEARCH_TEST_PG_URL="$PODSEARCH_TEST_PG_SOCKET_URL" PODSEARCH_TEST_REQUIRE_SERVERS=1
+elif [ "${CI:-}" = true ]; then
+    echo "test.sh: not root on Linux: the PostgreSQL (server) tests will be skipped" >&2
+fi
 exec .venv/bin/python -m pytest -m "not slow" "$@"

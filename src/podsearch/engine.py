@@ -1,10 +1,13 @@
-"""The Python API: one object per index directory, used by the CLI, the HTTP API and users.
+"""The Python API: one object per index location, used by the CLI, the HTTP API and users.
 
-Layout of an index directory::
+An index location is a directory (embedded, the default) or a server URL
+(``postgresql://...``); ``index/backends.py`` opens its backends. Layout of a directory::
 
     catalog.sqlite   shows, episodes, what is indexed, which model built the vectors
     vectors/         the vector index (CURRENT -> gen-NNNNNN/, swapped atomically)
     keyword/         the tantivy keyword index (atomic commits)
+
+With a URL, vectors and keywords live on the server and ``catalog.sqlite`` in ``catalog_dir``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 
 from podsearch.encode.base import Encoder
 from podsearch.errors import IndexStateError, NotFoundError
+from podsearch.index.backends import open_location
 from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
 from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchResult
 from podsearch.search.hubness import hub_scores
@@ -73,7 +77,8 @@ class IndexReport:
 
 
 class Podsearch:
-    """A searchable podcast catalog stored in ``index_dir``.
+    """A searchable podcast catalog stored at ``index_dir``: a directory or a server URL
+    (``postgresql://user:pass@host/db``; then the SQLite catalog lives in ``catalog_dir``).
 
     ``model`` is an alias (``me5-small``, ``minilm``), a Hugging Face name or a local path;
     ``None`` means the model the index was built with, else the default (``me5-small``).
@@ -91,8 +96,10 @@ class Podsearch:
         backend: str = "torch",
         fusion: FusionSettings | None = None,
         commit_every: int = 2048,
+        catalog_dir: str | Path | None = None,
     ) -> None:
-        self.index_dir = Path(index_dir)
+        self.location = open_location(index_dir, catalog_dir=catalog_dir)
+        self.index_dir = self.location.local_dir
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.store = CatalogStore(self.index_dir / "catalog.sqlite")
         self._encoder = encoder
@@ -148,18 +155,16 @@ class Podsearch:
     def vector_index(self, dim: int | None = None) -> VectorIndex:
         with self._lock:
             if self._vectors is None:
-                from podsearch.index.faiss_index import FaissVectorIndex
-
                 d = dim or int(self.store.get_meta("dim") or 0) or self.encoder().dim
-                self._vectors = FaissVectorIndex(self.index_dir / "vectors", d)
+                self._vectors = self.location.open_vectors(d)
             return self._vectors
 
     def _vector_index_for_search(self) -> VectorIndex:
         built = self.indexed_model
         if built is None:
             raise IndexStateError(
-                f"the index at {self.index_dir} has no vectors yet: run "
-                f"podsearch index --index {self.index_dir}"
+                f"the index at {self.location.display} has no vectors yet: run "
+                f"podsearch index --index {self.location.display}"
             )
         if built != self.model_name:
             raise IndexStateError(
@@ -172,9 +177,7 @@ class Podsearch:
     def keyword_index(self) -> KeywordIndex:
         with self._lock:
             if self._keywords is None:
-                from podsearch.index.tantivy_index import TantivyKeywordIndex
-
-                self._keywords = TantivyKeywordIndex(self.index_dir / "keyword")
+                self._keywords = self.location.open_keywords()
             return self._keywords
 
     def warm_up(self) -> None:
@@ -253,7 +256,7 @@ class Podsearch:
             built = self.indexed_model
             rebuilt = rebuild or (built is not None and built != enc.name)
             if rebuilt:
-                self._reset_vectors()
+                self._reset_vectors(enc.dim)
             deleted = self._apply_tombstones()
             todo = self.store.dirty()
             vi = self.vector_index(enc.dim)
@@ -329,23 +332,15 @@ class Podsearch:
         return probes, True
 
     def _refresh_hub_scores(self, vi: VectorIndex, probes: np.ndarray) -> None:
-        ids = vi.ids()
-        for start in range(0, len(ids), 4096):
-            chunk = ids[start : start + 4096]
-            vecs = vi.get_vectors(chunk)
-            have = [i for i in chunk if i in vecs]
-            if have:
-                m = np.stack([vecs[i] for i in have])
-                self.store.set_hub_scores(zip(have, hub_scores(m, probes).tolist(), strict=True))
+        for ids, vecs in vi.iter_vectors(4096):
+            self.store.set_hub_scores(zip(ids, hub_scores(vecs, probes).tolist(), strict=True))
 
-    def _reset_vectors(self) -> None:
-        import shutil
-
+    def _reset_vectors(self, dim: int) -> None:
         with self._lock:
             if self._vectors is not None:
-                self._vectors.close()
-                self._vectors = None
-        shutil.rmtree(self.index_dir / "vectors", ignore_errors=True)
+                self._vectors.reset(dim)
+            else:  # fresh: what is stored may hold another dimension
+                self._vectors = self.location.open_vectors(dim, fresh=True)
         self.store.mark_all_unindexed()
         self.store.clear_hub_scores()
         self.store.set_meta("dim", "0")
@@ -434,8 +429,8 @@ class Podsearch:
         """The stored vectors, whatever model this handle would encode queries with."""
         if self.indexed_model is None:
             raise IndexStateError(
-                f"the index at {self.index_dir} has no vectors yet: run "
-                f"podsearch index --index {self.index_dir}"
+                f"the index at {self.location.display} has no vectors yet: run "
+                f"podsearch index --index {self.location.display}"
             )
         return self.vector_index()
 
@@ -443,6 +438,8 @@ class Podsearch:
     def stats(self) -> dict[str, Any]:
         return {
             "index_dir": str(self.index_dir),
+            "index": self.location.display,
+            "backend": self.location.kind,
             "episodes": self.store.count(),
             "shows": self.store.count_shows(),
             "indexed": self.store.count_indexed(),
@@ -459,6 +456,7 @@ class Podsearch:
             if self._keywords is not None:
                 self._keywords.close()
             self.store.close()
+            self.location.close()
 
     def __enter__(self) -> Podsearch:
         return self

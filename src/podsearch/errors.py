@@ -63,3 +63,11 @@ class MissingDependencyError(PodsearchError):
         )
         self.package = package
         self.extra = extra
+
+
+class ServerError(PodsearchError):
+    """A server backend cannot be used: unreachable, wrong credentials, missing extension. The
+    message names the server (never a password) and the fix."""
+
+    exit_code = 7
+    http_status = 503

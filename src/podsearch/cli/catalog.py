@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
                 id_prefix=id_prefix,
                 language=language,
             )
-            reports = index / "reports"
+            reports = ps.index_dir / "reports"  # local even when the index is a URL
             reports.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             path = reports / f"ingest-{stamp}.json"

@@ -20,7 +20,11 @@ err_console = Console(stderr=True)
 DEFAULT_INDEX = Path("var/index")
 
 IndexOpt = typer.Option(
-    DEFAULT_INDEX, "--index", "-i", help="Index directory (created if missing).", show_default=True
+    DEFAULT_INDEX,
+    "--index",
+    "-i",
+    help="Index directory (created if missing), or a server URL: postgresql://user:pass@host/db.",
+    show_default=True,
 )
 ModelOpt = typer.Option(
     None,

@@ -1,12 +1,25 @@
 """Index seams: one Protocol per backend kind. Backends speak episode ids (str), never rowids.
 
 Embedded backends (FAISS, tantivy) and server backends (pgvector, Milvus, ...) implement the
-same Protocols, so nothing above ``index/`` knows which one it talks to.
+same Protocols, so nothing above ``index/`` knows which one it talks to; ``index/backends.py``
+opens them from an index location (a directory or a URL).
+
+The write contract the engine relies on, and every backend must keep (tests/index/
+test_congruence.py checks it per backend):
+
+- ``upsert`` and ``delete`` are idempotent: repeating one leaves the same state and accounting
+  (a re-run after a crash redoes the last chunk).
+- After ``commit`` returns, every earlier ``upsert`` / ``delete`` is durable. A backend may make
+  writes durable earlier (a server backend commits each call in one transaction); an embedded
+  one may keep them in memory until ``commit``.
+- Readers never see half of one episode: an id is either absent or present with its vector and
+  payload as of one ``upsert`` call. Nothing stronger (no atomic multi-chunk swap) is promised:
+  the catalog store's ``indexed_hash`` accounting is what makes an interrupted build resumable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -54,10 +67,21 @@ class VectorIndex(Protocol):
         """The stored vectors of the ids that exist."""
         ...
 
-    def ids(self) -> list[str]: ...
+    def ids(self) -> list[str]:
+        """Every stored id. Loads them all: prefer ``iter_vectors`` on large indexes."""
+        ...
+
+    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Every stored (ids, vectors (n, dim)) in batches of at most ``batch``, each id once.
+        Streams: a server backend pages through its table, never loading it whole."""
+        ...
+
+    def reset(self, dim: int) -> None:
+        """Drop every vector and hold ``dim``-d vectors from now on (a model change)."""
+        ...
 
     def commit(self) -> None:
-        """Persist durably and atomically: a crash during commit leaves the previous state."""
+        """Make every earlier upsert and delete durable (see the module's write contract)."""
         ...
 
     def close(self) -> None: ...
@@ -78,6 +102,12 @@ class KeywordIndex(Protocol):
         the query is treated as plain words."""
         ...
 
-    def commit(self) -> None: ...
+    def reset(self) -> None:
+        """Drop every document."""
+        ...
+
+    def commit(self) -> None:
+        """Make every earlier upsert and delete durable (see the module's write contract)."""
+        ...
 
     def close(self) -> None: ...

@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import faiss
@@ -70,7 +70,9 @@ class FaissVectorIndex:
         exact_fraction: float = 0.05,
         exact_max: int = EXACT_MAX,
         compact_fraction: float = 0.3,
+        load: bool = True,
     ) -> None:
+        """``load=False`` starts empty without reading ``path`` (it may hold another dim)."""
         self.path = Path(path)
         self._dim = int(dim)
         self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
@@ -78,7 +80,8 @@ class FaissVectorIndex:
         self.compact_fraction = compact_fraction
         self._lock = threading.RLock()
         self._reset()
-        self._load()
+        if load:
+            self._load()
 
     # -- state ----------------------------------------------------------------------------
     def _reset(self) -> None:
@@ -131,6 +134,25 @@ class FaissVectorIndex:
     def ids(self) -> list[str]:
         with self._lock:
             return list(self._slot)
+
+    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[list[str], np.ndarray]]:
+        batch = max(1, int(batch))
+        with self._lock:  # a snapshot of the ids; slots are looked up again per batch
+            ids = list(self._slot)
+        for start in range(0, len(ids), batch):
+            with self._lock:  # a commit may have compacted (moved slots) in between
+                part = [i for i in ids[start : start + batch] if i in self._slot]
+                vecs = self._vecs[[self._slot[i] for i in part]].copy()
+            if part:
+                yield part, vecs
+
+    def reset(self, dim: int) -> None:
+        """Empty the index for ``dim``-d vectors; the old generations are deleted now, so a
+        crash after this leaves an empty index (the store marks everything for re-encoding)."""
+        with self._lock:
+            self._dim = int(dim)
+            self._reset()
+            shutil.rmtree(self.path, ignore_errors=True)
 
     # -- writes ---------------------------------------------------------------------------
     def upsert(

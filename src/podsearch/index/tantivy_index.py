@@ -235,11 +235,16 @@ class TantivyKeywordIndex:
             w = self._w()
             searcher = self._index.searcher()
             n = 0
-            for i in ids:
+            for i in dict.fromkeys(ids):  # an id repeated in one call counts once
                 q = tantivy.Query.term_query(self._schema, "doc_id", i)
                 n += 1 if searcher.search(q, limit=1).hits else 0
                 w.delete_documents_by_term("doc_id", i)
             return n
+
+    def reset(self) -> None:
+        with self._lock:
+            w = self._w()
+            w.delete_all_documents()
 
     def commit(self) -> None:
         with self._lock:
