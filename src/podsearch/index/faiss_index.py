@@ -298,9 +298,7 @@ class FaissVectorIndex:
         for row in sims:
             top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
             top = top[np.argsort(-row[top], kind="stable")]
-            out.append(
-                [(self._ids[int(slots[t])], float(row[t])) for t in top if row[t] > -np.inf]
-            )
+            out.append([(self._ids[int(slots[t])], float(row[t])) for t in top if row[t] > -np.inf])
         return out
 
     # -- persistence ----------------------------------------------------------------------
