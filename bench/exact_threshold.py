@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -104,7 +105,7 @@ def main() -> None:
         "exact_max_default": EXACT_MAX,
         "k": args.k,
         "rows": rows,
-        "command": ".venv/bin/python bench/exact_threshold.py",
+        "command": " ".join([".venv/bin/python", "bench/exact_threshold.py", *sys.argv[1:]]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=1))
