@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from podsearch.encode import DEFAULT_BACKEND
 from podsearch.encode.base import Encoder
 from podsearch.errors import IndexStateError, NotFoundError
 from podsearch.index.backends import open_location
@@ -83,8 +84,9 @@ class Podsearch:
     ``model`` is an alias (``me5-small``, ``minilm``), a Hugging Face name or a local path;
     ``None`` means the model the index was built with, else the default (``me5-small``).
     Pass ``encoder`` to use an Encoder object directly (tests use the fake one).
-    ``backend``: ``torch`` or ``onnx-int8`` (about 2x faster on CPU, within a point of recall;
-    both put vectors in the same space, so an index built with one is searched with the other).
+    ``backend``: ``onnx`` (default: ONNX Runtime, fp32, the same vectors as PyTorch),
+    ``onnx-int8`` (faster, ~1 point of recall lower) or ``torch``; all put vectors in the same
+    space, so an index built with one is searched with another.
     """
 
     def __init__(
@@ -93,7 +95,7 @@ class Podsearch:
         *,
         model: str | None = None,
         encoder: Encoder | None = None,
-        backend: str = "torch",
+        backend: str = DEFAULT_BACKEND,
         fusion: FusionSettings | None = None,
         commit_every: int = 2048,
         catalog_dir: str | Path | None = None,

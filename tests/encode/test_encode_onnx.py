@@ -16,7 +16,7 @@ from encode_helpers import (
 )
 
 from podsearch.encode import load_encoder
-from podsearch.encode.onnx import CONFIG_FILE, MODEL_FILE, OnnxEncoder
+from podsearch.encode.onnx import CONFIG_FILE, FP32_MODEL_FILE, MODEL_FILE, OnnxEncoder
 
 TEXTS = [
     "How to stay healthy over Christmas: a doctor on holiday dinners.",
@@ -41,7 +41,7 @@ def test_tiny_model_export_is_cached_and_agrees_with_torch(
     assert cfg["pooling"] == "mean" and cfg["dim"] == 32
     assert [p.name for p in (isolated_cache / "models").iterdir()] == [entry.name]  # no temp left
 
-    torch_enc = load_encoder(str(src), max_seq_length=32)
+    torch_enc = load_encoder(str(src), backend="torch", max_seq_length=32)
     docs = ["how to stay healthy over christmas", "sourdough bread baker", "black hole"]
     a, b = torch_enc.encode_documents(docs), onnx_enc.encode_documents(docs)
     assert_unit_rows(b, 32, 3)
@@ -64,7 +64,7 @@ def test_tiny_model_export_is_cached_and_agrees_with_torch(
     ("alias", "worst", "mean"), [("me5-small", 0.97, 0.985), ("minilm", 0.93, 0.97)]
 )
 def test_onnx_int8_agrees_with_torch(alias: str, worst: float, mean: float) -> None:
-    torch_enc = load_encoder(alias)
+    torch_enc = load_encoder(alias, backend="torch")
     onnx_enc = load_encoder(alias, backend="onnx-int8")
     assert onnx_enc.name == torch_enc.name == alias
     assert onnx_enc.dim == torch_enc.dim == 384
@@ -84,3 +84,19 @@ def test_onnx_int8_loads_fast_from_the_cache() -> None:
     enc = load_encoder("me5-small", backend="onnx-int8")
     assert time.perf_counter() - t < 30  # no re-export (that takes a minute or more)
     assert enc.encode_queries(["a query"]).shape == (1, 384)
+
+
+def test_fp32_export_gives_the_torch_vectors(tmp_path: Path, isolated_cache: Path) -> None:
+    """The default backend (onnx, fp32): its own cache entry, the same vectors as PyTorch."""
+    src = make_tiny_model(tmp_path / "tiny-bert")
+    enc = load_encoder(str(src), backend="onnx", max_seq_length=32)
+    assert isinstance(enc, OnnxEncoder) and enc.backend == "onnx"
+    (entry,) = (isolated_cache / "models").iterdir()
+    assert entry.name.endswith("-onnx") and (entry / FP32_MODEL_FILE).is_file()
+    assert not (entry / MODEL_FILE).exists()
+    torch_enc = load_encoder(str(src), backend="torch", max_seq_length=32)
+    docs = ["how to stay healthy over christmas", "sourdough bread baker", "black hole"]
+    assert cosine_rows(torch_enc.encode_documents(docs), enc.encode_documents(docs)).min() > 0.9999
+    int8 = load_encoder(str(src), backend="onnx-int8", max_seq_length=32)
+    assert int8.backend == "onnx-int8"  # a second, separate cache entry
+    assert len(list((isolated_cache / "models").iterdir())) == 2

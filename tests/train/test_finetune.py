@@ -48,7 +48,7 @@ def mean_rank_and_margin(
 ) -> tuple[float, float]:
     """Mean rank of each query's episode, and the mean cosine margin of that episode over
     the best other one (continuous, so a CPU's rounding cannot flip it as it can a tie)."""
-    enc = load_encoder(model)
+    enc = load_encoder(model, backend="torch")
     ids = list(eps)
     d = enc.encode_documents([eps[i].text for i in ids])
     q = enc.encode_queries([p.query for p in pairs])
@@ -104,8 +104,8 @@ def test_wise_alpha_zero_gives_back_the_base_model(tmp_path: Path) -> None:
     )
     finetune(pairs[:20], eps, tmp_path / "m", settings)
     text = ["baking bread with a wild yeast starter"]
-    base = load_encoder("minilm").encode_documents(text)
-    back = load_encoder(str(tmp_path / "m")).encode_documents(text)
+    base = load_encoder("minilm", backend="torch").encode_documents(text)
+    back = load_encoder(str(tmp_path / "m"), backend="torch").encode_documents(text)
     assert np.allclose(base, back, atol=1e-5)
     with pytest.raises(QueryError, match="wise_alpha"):
         finetune(pairs, eps, tmp_path / "x", TrainSettings(base="minilm", wise_alpha=2.0))

@@ -32,6 +32,7 @@ from podsearch.api.schemas import (
     facet_list,
 )
 from podsearch.api.voice import add_voice_routes
+from podsearch.encode import DEFAULT_BACKEND
 from podsearch.errors import PodsearchError
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def create_app(
 
 
 def create_app_from_dir(
-    index_dir: str | Path, model: str | None = None, backend: str = "torch"
+    index_dir: str | Path, model: str | None = None, backend: str = DEFAULT_BACKEND
 ) -> FastAPI:
     """Open the index at ``index_dir`` (used by ``podsearch serve``); the app closes it."""
     from podsearch.engine import Podsearch

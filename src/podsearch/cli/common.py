@@ -34,7 +34,10 @@ ModelOpt = typer.Option(
 )
 
 BackendOpt = typer.Option(
-    "torch", "--backend", help="Encoder runtime: torch, or onnx-int8 (faster on CPU)."
+    "onnx",
+    "--backend",
+    help="Encoder runtime: onnx (default; fp32, same vectors as torch), onnx-int8 (faster, "
+    "~1 point of recall lower) or torch.",
 )
 
 

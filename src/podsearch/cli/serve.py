@@ -10,7 +10,7 @@ from podsearch.cli.common import BackendOpt, IndexOpt, ModelOpt, console, err_co
 from podsearch.cli.search import print_result
 
 
-def _serve(index: Path, model: str | None, host: str, port: int, backend: str = "torch") -> None:
+def _serve(index: Path, model: str | None, host: str, port: int, backend: str = "onnx") -> None:
     import uvicorn
 
     from podsearch.api import create_app_from_dir

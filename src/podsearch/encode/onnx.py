@@ -1,4 +1,9 @@
-"""The fast CPU path: a sentence-transformers model exported to ONNX and quantised to int8.
+"""The fast CPU path: a sentence-transformers model exported to ONNX (fp32, or quantised to
+int8).
+
+Two backends: ``onnx`` keeps fp32 weights (same vectors as PyTorch to ~1e-6 cosine, without
+PyTorch's per-call overhead or import time); ``onnx-int8`` quantises them (faster still, but on
+the curated queries int8 query vectors cost 1.2 points of R@30, bench/results/quality_bench.md).
 
 Export recipe (measured fastest on a 2-core AVX2 CPU, see bench/results/encode_throughput.md):
 torch.onnx.export (TorchScript exporter) -> ONNX Runtime transformer fusion (Attention,
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -29,12 +35,15 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 BACKEND = "onnx-int8"
+FP32_BACKEND = "onnx"
 FORMAT_VERSION = 2
 MODEL_FILE = "model_int8.onnx"
+FP32_MODEL_FILE = "model.onnx"
 CONFIG_FILE = "podsearch-onnx.json"
 _POOLING = ("mean", "cls")
 # Agreement the exported model must reach with PyTorch before it is cached.
 _MIN_COSINE = 0.97
+_MIN_COSINE_FP32 = 0.999
 _CHECK_TEXTS = (
     "How to stay healthy over the holidays: sleep, food and exercise.",
     "Cómo mantenerse sano en Navidad.",
@@ -50,7 +59,8 @@ def require_onnxruntime(purpose: str = "The onnx-int8 encoder backend") -> None:
 
 
 class OnnxEncoder(BaseEncoder):
-    """Runs an exported int8 model with ONNX Runtime; same contract as every Encoder."""
+    """Runs an exported (fp32 or int8) model with ONNX Runtime; same contract as every
+    Encoder."""
 
     def __init__(
         self,
@@ -78,7 +88,8 @@ class OnnxEncoder(BaseEncoder):
         self._pooling = str(cfg["pooling"])
         self._lower = bool(cfg.get("do_lower_case", False))
         self.max_seq_length = min(max_seq_length, int(cfg["max_positions"]))
-        self.backend = BACKEND
+        model_file = str(cfg.get("model_file", MODEL_FILE))
+        self.backend = BACKEND if model_file == MODEL_FILE else FP32_BACKEND
         self.model_dir = model_dir
         # The tokenizers library directly: same ids as transformers, without importing torch.
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -89,7 +100,7 @@ class OnnxEncoder(BaseEncoder):
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
-            str(model_dir / MODEL_FILE), opts, providers=["CPUExecutionProvider"]
+            str(model_dir / model_file), opts, providers=["CPUExecutionProvider"]
         )
         self._inputs = [i.name for i in self._session.get_inputs()]
 
@@ -134,11 +145,23 @@ def ensure_onnx_int8(
     ``load_source`` loads the PyTorch model and is only called when an export is needed.
     ``record`` identifies the source model; a cache entry made from another source is rebuilt.
     """
+    return ensure_onnx(load_source, cache_name, record, int8=True)
+
+
+def ensure_onnx(
+    load_source: Callable[[], SentenceTransformer],
+    cache_name: str,
+    record: dict[str, Any],
+    *,
+    int8: bool,
+) -> Path:
+    """The cached export (int8 or fp32) under models/<cache_name>-<backend>/."""
     require_onnxruntime()
-    full = {"onnx_format": FORMAT_VERSION, "backend": BACKEND, **record}
+    backend = BACKEND if int8 else FP32_BACKEND
+    full = {"onnx_format": FORMAT_VERSION, "backend": backend, **record}
     return build_atomically(
-        model_cache_dir(f"{cache_name}-{BACKEND}"),
-        lambda tmp: export_onnx_int8(load_source(), tmp),
+        model_cache_dir(f"{cache_name}-{backend}"),
+        lambda tmp: export_onnx(load_source(), tmp, int8=int8),
         full,
     )
 
@@ -152,13 +175,18 @@ def read_prompts(model_dir: Path) -> dict[str, str]:
 
 def export_onnx_int8(source: SentenceTransformer, out_dir: Path) -> None:
     """Write an int8 ONNX model, tokenizer and podsearch-onnx.json into ``out_dir``."""
+    export_onnx(source, out_dir, int8=True)
+
+
+def export_onnx(source: SentenceTransformer, out_dir: Path, *, int8: bool) -> None:
+    """Write an ONNX model (int8 or fp32), tokenizer and podsearch-onnx.json into ``out_dir``."""
     require_onnxruntime("Exporting a model to ONNX")
     with quiet_transformers():
-        _export(source, out_dir)
-    _verify(source, out_dir)
+        _export(source, out_dir, int8=int8)
+    _verify(source, out_dir, _MIN_COSINE if int8 else _MIN_COSINE_FP32)
 
 
-def _export(source: SentenceTransformer, out_dir: Path) -> None:
+def _export(source: SentenceTransformer, out_dir: Path, *, int8: bool = True) -> None:
     transformer, pooling = _check_architecture(source)
     hf_model = transformer.auto_model
     config = hf_model.config
@@ -168,8 +196,11 @@ def _export(source: SentenceTransformer, out_dir: Path) -> None:
     _torch_export(hf_model, fp32)
     _fuse(fp32, fused, config)
     fp32.unlink()
-    _quantize(fused, out_dir / MODEL_FILE)
-    fused.unlink()
+    if int8:
+        _quantize(fused, out_dir / MODEL_FILE)
+        fused.unlink()
+    else:
+        os.replace(fused, out_dir / FP32_MODEL_FILE)
     tokenizer = transformer.tokenizer
     tokenizer.save_pretrained(str(out_dir))
     if not (out_dir / "tokenizer.json").is_file() or tokenizer.pad_token_id is None:
@@ -190,6 +221,7 @@ def _export(source: SentenceTransformer, out_dir: Path) -> None:
                 "pad_id": int(tokenizer.pad_token_id),
                 "pad_token": str(tokenizer.pad_token),
                 "prompts": dict(getattr(source, "prompts", None) or {}),
+                "model_file": MODEL_FILE if int8 else FP32_MODEL_FILE,
                 "export_seconds": round(time.perf_counter() - t0, 1),
             },
             indent=2,
@@ -296,12 +328,12 @@ def _quantize(src: Path, dst: Path) -> None:
         root.setLevel(level)
 
 
-def _verify(source: SentenceTransformer, out_dir: Path) -> None:
+def _verify(source: SentenceTransformer, out_dir: Path, min_cosine: float = _MIN_COSINE) -> None:
     ref = source.encode(list(_CHECK_TEXTS), convert_to_numpy=True, normalize_embeddings=True)
     got = OnnxEncoder(out_dir, "check", max_seq_length=128).encode_documents(list(_CHECK_TEXTS))
     cos = (np.asarray(ref, dtype=np.float32) * got).sum(axis=1)
-    if float(cos.min()) < _MIN_COSINE:
+    if float(cos.min()) < min_cosine:
         raise ModelError(
-            f"The {BACKEND} export disagrees with PyTorch (cosine {cos.min():.3f} < "
-            f"{_MIN_COSINE}); use backend='torch' for this model."
+            f"The ONNX export disagrees with PyTorch (cosine {cos.min():.4f} < "
+            f"{min_cosine}); use backend='torch' for this model."
         )
