@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from podsearch.encode.base import Encoder
-from podsearch.errors import IndexStateError, NotFoundError
+from podsearch.errors import IndexNotFoundError, IndexStateError, NotFoundError
 from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
 from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchResult
 from podsearch.search.hubness import hub_scores
@@ -76,6 +76,8 @@ class Podsearch:
     Pass ``encoder`` to use an Encoder object directly (tests use the fake one).
     ``backend``: ``torch`` or ``onnx-int8`` (about 2x faster on CPU, within a point of recall;
     both put vectors in the same space, so an index built with one is searched with the other).
+    ``create=False`` opens an existing index only: IndexNotFoundError when ``index_dir`` holds
+    no ``catalog.sqlite``, and nothing is written (the CLI passes it everywhere but ``ingest``).
     """
 
     def __init__(
@@ -87,8 +89,14 @@ class Podsearch:
         backend: str = "torch",
         fusion: FusionSettings | None = None,
         commit_every: int = 2048,
+        create: bool = True,
     ) -> None:
         self.index_dir = Path(index_dir)
+        if not create and not (self.index_dir / "catalog.sqlite").is_file():
+            raise IndexNotFoundError(
+                f"no index at {self.index_dir}: create one with "
+                f"podsearch ingest --index {self.index_dir} --catalog CATALOG"
+            )
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.store = CatalogStore(self.index_dir / "catalog.sqlite")
         self._encoder = encoder

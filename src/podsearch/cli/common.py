@@ -20,7 +20,10 @@ err_console = Console(stderr=True)
 DEFAULT_INDEX = Path("var/index")
 
 IndexOpt = typer.Option(
-    DEFAULT_INDEX, "--index", "-i", help="Index directory (created if missing).", show_default=True
+    None,
+    "--index",
+    "-i",
+    help=f"Index directory (default: $PODSEARCH_INDEX, the config file, else {DEFAULT_INDEX}).",
 )
 ModelOpt = typer.Option(
     None,
@@ -30,7 +33,7 @@ ModelOpt = typer.Option(
 )
 
 BackendOpt = typer.Option(
-    "torch", "--backend", help="Encoder runtime: torch, or onnx-int8 (faster on CPU)."
+    None, "--backend", help="Encoder runtime: torch (default), or onnx-int8 (faster on CPU)."
 )
 
 
