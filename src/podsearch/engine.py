@@ -102,6 +102,8 @@ class Podsearch:
         self._encoder = encoder
         self._model_arg = model
         self._backend = backend
+        self._encoder_given = encoder is not None  # an Encoder object: its backend is unknown
+        self._backend_checked = False
         self._vectors: VectorIndex | None = None
         self._keywords: KeywordIndex | None = None
         self._model_resolved: str | None = None
@@ -171,7 +173,31 @@ class Podsearch:
                 f"{self.model_name!r}: search with --model {built} or rebuild with "
                 f"podsearch index --model {self.model_name}"
             )
+        self._check_backend()
         return self.vector_index()
+
+    def _record_backend(self, rebuilt: bool) -> None:
+        """Remember which encoder backends produced the stored vectors (comma-separated)."""
+        if self._encoder_given:
+            return
+        old = "" if rebuilt else (self.store.get_meta("backend") or "")
+        used = sorted({*filter(None, old.split(",")), self._backend})
+        self.store.set_meta("backend", ",".join(used))
+
+    def _check_backend(self) -> None:
+        """One warning when queries are encoded with another backend than the index was."""
+        if self._backend_checked or self._encoder_given:
+            return
+        self._backend_checked = True
+        built = self.store.get_meta("backend")
+        if built and self._backend not in built.split(","):
+            log.warning(
+                "the index at %s was encoded with the %s encoder backend and this search "
+                "uses %s: both put texts in the same vector space (cosine ~0.99 between "
+                "them), so scores and rankings can differ slightly; use --backend %s for "
+                "identical results, or podsearch index --rebuild --backend %s",
+                self.index_dir, built, self._backend, built.split(",")[0], self._backend,
+            )  # fmt: skip
 
     def keyword_index(self) -> KeywordIndex:
         with self._lock:
@@ -264,6 +290,8 @@ class Podsearch:
             kw = self.keyword_index()
             self.store.set_meta("model", enc.name)
             self.store.set_meta("dim", str(enc.dim))
+            if todo or rebuilt:
+                self._record_backend(rebuilt)
             probes, refresh_all = self._hub_probes(enc, rebuilt)
             encode_s = 0.0
             done = 0
