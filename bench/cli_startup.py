@@ -67,25 +67,37 @@ def main() -> None:
         rows = []
         for label, cmd in commands.items():
             row: dict[str, object] = {"command": label}
-            for which, src in (("old", args.old), ("new", args.new)):
+            srcs = {"old": args.old, "new": args.new}
+            times: dict[str, list[float]] = {which: [] for which in srcs}
+            for src in srcs.values():
                 podsearch(src, cmd)  # warm the file cache and the .pyc files
-                times = timed(src, cmd, args.repeat)
+            for _ in range(args.repeat):  # interleaved, so load on a shared machine hits both
+                for which, src in srcs.items():
+                    times[which] += timed(src, cmd, 1)
+            for which, src in srcs.items():
                 heavy = podsearch(src, cmd, probe=True).stderr.strip().splitlines()[-1]
                 row[which] = {
-                    "median_s": round(statistics.median(times), 3),
-                    "runs_s": [round(t, 3) for t in times],
+                    "median_s": round(statistics.median(times[which]), 3),
+                    "runs_s": [round(t, 3) for t in times[which]],
                     "heavy_modules": heavy,
                 }
             rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"python": sys.version.split()[0], "repeat": args.repeat, "cpus": os.cpu_count()}
+    meta = {
+        "python": sys.version.split()[0],
+        "repeat": args.repeat,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+    }
     (args.out / "cli_startup.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [
         f"# CLI cold start (wall time, median of {args.repeat} fresh processes)",
         "",
         "Demo catalog (172 episodes) indexed with the fake encoder; `old` = main before "
         "issue 14, `new` = this branch. Heavy modules: which of "
-        f"{', '.join(HEAVY)} the command imported.",
+        f"{', '.join(HEAVY)} the command imported. Old and new runs alternate; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared machine: differences "
+        "of a few tenths of a second are noise).",
         "",
         "| command | old (s) | new (s) | old heavy modules | new heavy modules |",
         "|---|---:|---:|---|---|",
