@@ -138,7 +138,8 @@ def check_model_name(name: str, *, hub: bool = True) -> None:
     if _hf_offline():
         raise ModelError(
             f"unknown model {name!r}: not a built-in alias ({known}), a local directory, or a "
-            "hub name in the Hugging Face cache (HF_HUB_OFFLINE is set, so the hub was not asked)"
+            "Hugging Face hub name in the local cache (HF_HUB_OFFLINE is set: the hub was not "
+            "asked)"
         )
     reason = _hub_unreachable()
     if reason:
