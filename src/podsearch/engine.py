@@ -26,7 +26,7 @@ import numpy as np
 
 from podsearch.encode import DEFAULT_BACKEND
 from podsearch.encode.base import Encoder
-from podsearch.errors import IndexStateError, NotFoundError
+from podsearch.errors import IndexNotFoundError, IndexStateError, NotFoundError
 from podsearch.index.backends import open_location
 from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
 from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchResult
@@ -87,6 +87,8 @@ class Podsearch:
     ``backend``: ``onnx`` (default: ONNX Runtime, fp32, the same vectors as PyTorch),
     ``onnx-int8`` (faster, ~1 point of recall lower) or ``torch``; all put vectors in the same
     space, so an index built with one is searched with another.
+    ``create=False`` opens an existing index only: IndexNotFoundError when the index holds no
+    catalog yet, and nothing is written (the CLI passes it everywhere but ``ingest``).
     """
 
     def __init__(
@@ -99,14 +101,26 @@ class Podsearch:
         fusion: FusionSettings | None = None,
         commit_every: int = 2048,
         catalog_dir: str | Path | None = None,
+        create: bool = True,
     ) -> None:
         self.location = open_location(index_dir, catalog_dir=catalog_dir)
         self.index_dir = self.location.local_dir
+        if not create and not (self.index_dir / "catalog.sqlite").is_file():
+            check = getattr(self.location, "check", None)
+            if check is not None:  # a server: say first when it cannot be reached at all
+                check()
+            shown = self.location.display
+            raise IndexNotFoundError(
+                f"no index at {shown}: create one with "
+                f"podsearch ingest --index {shown} --catalog CATALOG"
+            )
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.store = CatalogStore(self.index_dir / "catalog.sqlite")
         self._encoder = encoder
         self._model_arg = model
         self._backend = backend
+        self._encoder_given = encoder is not None  # an Encoder object: its backend is unknown
+        self._backend_checked = False
         self._vectors: VectorIndex | None = None
         self._keywords: KeywordIndex | None = None
         self._model_resolved: str | None = None
@@ -174,7 +188,31 @@ class Podsearch:
                 f"{self.model_name!r}: search with --model {built} or rebuild with "
                 f"podsearch index --model {self.model_name}"
             )
+        self._check_backend()
         return self.vector_index()
+
+    def _record_backend(self, rebuilt: bool) -> None:
+        """Remember which encoder backends produced the stored vectors (comma-separated)."""
+        if self._encoder_given:
+            return
+        old = "" if rebuilt else (self.store.get_meta("backend") or "")
+        used = sorted({*filter(None, old.split(",")), self._backend})
+        self.store.set_meta("backend", ",".join(used))
+
+    def _check_backend(self) -> None:
+        """One warning when queries are encoded with another backend than the index was."""
+        if self._backend_checked or self._encoder_given:
+            return
+        self._backend_checked = True
+        built = self.store.get_meta("backend")
+        if built and self._backend not in built.split(","):
+            log.warning(
+                "the index at %s was encoded with the %s encoder backend and this search "
+                "uses %s: both put texts in the same vector space (cosine ~0.99 between "
+                "them), so scores and rankings can differ slightly; use --backend %s for "
+                "identical results, or podsearch index --rebuild --backend %s",
+                self.index_dir, built, self._backend, built.split(",")[0], self._backend,
+            )  # fmt: skip
 
     def keyword_index(self) -> KeywordIndex:
         with self._lock:
@@ -265,6 +303,8 @@ class Podsearch:
             kw = self.keyword_index()
             self.store.set_meta("model", enc.name)
             self.store.set_meta("dim", str(enc.dim))
+            if todo or rebuilt:
+                self._record_backend(rebuilt)
             probes, refresh_all = self._hub_probes(enc, rebuilt)
             encode_s = vector_s = keyword_s = 0.0
             done = 0

@@ -24,6 +24,13 @@ class QueryError(PodsearchError):
     http_status = 422
 
 
+class ConfigError(PodsearchError):
+    """The config file or a PODSEARCH_* variable cannot be read or holds a bad value."""
+
+    exit_code = 2
+    http_status = 500
+
+
 class InputTooLargeError(QueryError):
     """An upload exceeds a size or duration limit (an audio query longer than allowed)."""
 
@@ -35,6 +42,10 @@ class NotFoundError(PodsearchError):
 
     exit_code = 3
     http_status = 404
+
+
+class IndexNotFoundError(NotFoundError):
+    """There is no index at the directory given (only ``ingest`` creates one)."""
 
 
 class IndexStateError(PodsearchError):

@@ -42,7 +42,7 @@ def test_querygen_needs_an_index(tmp_path: Path, tiny_catalog: Path, capsys) -> 
     assert not (tmp_path / "p.jsonl").exists()
     empty = tmp_path / "empty"
     code, _, err = run(capsys, "querygen", "--index", str(empty), "--out", str(tmp_path / "q"))
-    assert code != 0 and "no episodes" in err
+    assert code == 3 and "no index at" in err and not empty.exists()  # issue 14: never created
 
 
 def test_eval_and_train_errors_are_one_line(index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

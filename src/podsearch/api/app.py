@@ -248,10 +248,12 @@ def create_app(
 def create_app_from_dir(
     index_dir: str | Path, model: str | None = None, backend: str = DEFAULT_BACKEND
 ) -> FastAPI:
-    """Open the index at ``index_dir`` (used by ``podsearch serve``); the app closes it."""
+    """Open the existing index at ``index_dir`` (IndexNotFoundError if there is none: a server
+    never creates an empty index); the app closes it."""
     from podsearch.engine import Podsearch
 
-    return create_app(Podsearch(index_dir, model=model, backend=backend), close_engine=True)
+    engine = Podsearch(index_dir, model=model, backend=backend, create=False)
+    return create_app(engine, close_engine=True)
 
 
 def _version() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -18,6 +19,7 @@ from podsearch.cli import recommend as _recommend
 from podsearch.cli import search as _search
 from podsearch.cli import serve as _serve
 from podsearch.cli import train as _train
+from podsearch.cli.settings import use_config
 from podsearch.errors import PodsearchError
 
 app = typer.Typer(
@@ -32,12 +34,35 @@ for module in _MODULES:
     module.register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from podsearch import __version__
+
+        typer.echo(f"podsearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    config: Path = typer.Option(
+        None,
+        "--config",
+        help="Settings file (default: $PODSEARCH_CONFIG, else ./podsearch.toml if present).",
+    ),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version."
+    ),
+) -> None:
+    """Natural-language, multilingual search for podcast catalogs."""
+    use_config(config)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: domain errors become one readable line and an exit code."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="podsearch", standalone_mode=False)
     except PodsearchError as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         sys.exit(e.exit_code)
@@ -48,10 +73,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    except typer.TyperException as e:  # typer's own (vendored) click: usage errors exit 2
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"Error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from podsearch.cli.common import IndexOpt, console, err_console
-from podsearch.engine import Podsearch
+from podsearch.cli.settings import open_index
 from podsearch.errors import CatalogError
 from podsearch.models import IngestReport
 
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Read a catalog into the index directory's store (new, changed, skipped rows)."""
-        with Podsearch(index) as ps:
+        with open_index(index, create=True) as ps:
             report = ps.ingest(
                 catalog,
                 fmt=fmt,
@@ -92,7 +92,8 @@ def register(app: typer.Typer) -> None:
                 id_prefix=id_prefix,
                 language=language,
             )
-            reports = ps.index_dir / "reports"  # local even when the index is a URL
+            index = ps.index_dir
+            reports = index / "reports"
             reports.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             path = reports / f"ingest-{stamp}.json"
@@ -115,12 +116,12 @@ def register(app: typer.Typer) -> None:
             ids += [x.strip() for x in from_file.read_text().splitlines() if x.strip()]
         if not ids:
             raise CatalogError("name the episode ids to delete, or --from-file FILE")
-        with Podsearch(index) as ps:
+        with open_index(index) as ps:
             n = ps.delete(ids)
         console.print(f"deleted {n} of {len(ids)} episodes ({len(ids) - n} were not in the index)")
 
     @app.command()
     def stats(index: Path = IndexOpt) -> None:
         """Show what an index holds (as JSON)."""
-        with Podsearch(index) as ps:
+        with open_index(index) as ps:
             typer.echo(json.dumps(ps.stats(), indent=1, ensure_ascii=False))

@@ -20,11 +20,11 @@ err_console = Console(stderr=True)
 DEFAULT_INDEX = Path("var/index")
 
 IndexOpt = typer.Option(
-    DEFAULT_INDEX,
+    None,
     "--index",
     "-i",
-    help="Index directory (created if missing), or a server URL: postgresql://user:pass@host/db.",
-    show_default=True,
+    help=f"Index directory, or a server URL such as postgresql://user:pass@host/db (default: "
+    f"$PODSEARCH_INDEX, the config file, else {DEFAULT_INDEX}).",
 )
 ModelOpt = typer.Option(
     None,
@@ -34,7 +34,7 @@ ModelOpt = typer.Option(
 )
 
 BackendOpt = typer.Option(
-    "onnx",
+    None,
     "--backend",
     help="Encoder runtime: onnx (default; fp32, same vectors as torch), onnx-int8 (faster, "
     "~1 point of recall lower) or torch.",

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from podsearch.cli.common import IndexOpt, console, err_console
-from podsearch.engine import Podsearch
+from podsearch.cli.settings import open_index
 from podsearch.errors import QueryError
 
 
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         if recommend:
             from podsearch.recommend.evaluate import evaluate_recommendations
 
-            with Podsearch(index) as ps:
+            with open_index(index) as ps:
                 recs = evaluate_recommendations(ps, id_prefix=id_prefix)
             out.mkdir(parents=True, exist_ok=True)
             (out / "recommend.md").write_text(recs.to_markdown(), "utf-8")
@@ -74,8 +74,8 @@ def register(app: typer.Typer) -> None:
 
         card_path = model / CARD_JSON
         card = json.loads(card_path.read_text("utf-8")) if card_path.is_file() else None
-        with Podsearch(index) as base:
-            target = tuned_index or index.with_name(index.name + "-tuned")
+        with open_index(index) as base:
+            target = tuned_index or base.index_dir.with_name(base.index_dir.name + "-tuned")
             err_console.print(f"tuned index: {target} (encoding episodes if needed)")
             tuned = build(base, target, model)
             try:

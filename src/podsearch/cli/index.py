@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from podsearch.cli.common import BackendOpt, IndexOpt, ModelOpt, console, progress_bar
-from podsearch.engine import Podsearch
+from podsearch.cli.settings import open_index
 
 
 def register(app: typer.Typer) -> None:
@@ -23,11 +23,10 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Encode new and changed episodes and update the vector and keyword indexes."""
-        with (
-            Podsearch(index, model=model, backend=backend) as ps,
-            progress_bar("encoding episodes", enabled=not quiet and not as_json) as bar,
-        ):
-            report = ps.build_index(rebuild=rebuild, batch_size=batch_size, progress=bar)
+        with open_index(index, model=model, backend=backend) as ps:
+            ps.encoder()  # load (or reject) the model before the progress bar starts
+            with progress_bar("encoding episodes", enabled=not quiet and not as_json) as bar:
+                report = ps.build_index(rebuild=rebuild, batch_size=batch_size, progress=bar)
         if as_json:
             typer.echo(json.dumps(report.to_dict()))
             return

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from podsearch.cli.common import IndexOpt, console
-from podsearch.engine import Podsearch
+from podsearch.cli.settings import open_index
 from podsearch.viz import build_map, render_html, render_png
 
 
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Draw episodes (and queries) by meaning: PCA or UMAP of their vectors."""
-        with Podsearch(index) as ps:
+        with open_index(index) as ps:
             data = build_map(
                 ps, queries=query or (), color_by=color, method=method, dims=dims,
                 limit=limit, seed=seed, id_prefix=id_prefix,

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from podsearch.cli.common import IndexOpt, console, progress_bar
-from podsearch.engine import Podsearch
+from podsearch.cli.settings import open_index
 from podsearch.querygen import QuerygenReport
 
 
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
 
         gen = load_generator(generator, batch_size=batch_size)
         with (
-            Podsearch(index) as ps,
+            open_index(index) as ps,
             progress_bar("generating queries", enabled=not quiet and not as_json) as bar,
         ):
             report = generate_for_index(

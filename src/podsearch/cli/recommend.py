@@ -18,7 +18,7 @@ from podsearch.cli.common import (
     make_filters,
 )
 from podsearch.cli.search import print_result
-from podsearch.engine import Podsearch
+from podsearch.cli.settings import open_index
 from podsearch.recommend import STRATEGIES, read_history
 
 
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Episodes most like EPISODE_ID (nearest stored vectors; no model is loaded)."""
         filters = make_filters(lang, show, category, date_from, date_to)
-        with Podsearch(index) as ps:
+        with open_index(index) as ps:
             src = ps.episode(episode_id)
             res = ps.similar(
                 episode_id, k=k, offset=offset, exclude_same_show=exclude_show,
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         """Recommend unheard episodes from a listening history."""
         items = read_history(history)
         filters = make_filters(lang, show, category, date_from, date_to)
-        with Podsearch(index) as ps:
+        with open_index(index) as ps:
             recs = ps.recommend(
                 items, k=k, offset=offset, strategy=strategy,
                 half_life_days=half_life or None, max_interests=max_interests,

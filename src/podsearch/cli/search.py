@@ -6,15 +6,19 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from podsearch.cli.common import BackendOpt, IndexOpt, ModelOpt, console, make_filters
-from podsearch.engine import Podsearch
+from podsearch.cli.settings import open_index
 from podsearch.errors import PodsearchError, QueryError
 from podsearch.models import SearchResult
+from podsearch.search.searcher import check_page
+
+if TYPE_CHECKING:
+    from podsearch.engine import Podsearch
 
 
 def print_result(res: SearchResult) -> None:
@@ -153,9 +157,10 @@ def register(app: typer.Typer) -> None:
         backend: str = BackendOpt,
     ) -> None:
         """Search the index in natural language (dense, keyword or hybrid)."""
+        check_page(k, offset, mode)  # before opening: a bad option never touches the index
         filters = make_filters(lang, show, category, date_from, date_to)
         kw = {"k": k, "offset": offset, "mode": mode, "filters": filters}
-        with Podsearch(index, model=model, backend=backend) as ps:
+        with open_index(index, model=model, backend=backend) as ps:
             if queries is not None:
                 _batch(ps, queries, **kw)
                 return

@@ -8,14 +8,19 @@ import typer
 
 from podsearch.cli.common import BackendOpt, IndexOpt, ModelOpt, console, err_console, progress_bar
 from podsearch.cli.search import print_result
+from podsearch.cli.settings import open_with, settings
+from podsearch.config import Settings
 
 
-def _serve(index: Path, model: str | None, host: str, port: int, backend: str = "onnx") -> None:
+def _serve(s: Settings) -> None:
+    from podsearch.api import create_app
+
+    engine = open_with(s)  # before importing the server: a wrong --index fails at once
     import uvicorn
 
-    from podsearch.api import create_app_from_dir
-
-    app = create_app_from_dir(index, model=model, backend=backend)
+    app = create_app(engine, close_engine=True)
+    app.state.settings = s  # the API keys, for the write API
+    host, port = s.host, s.port
     err_console.print("loading the model and indexes…")
     app.state.engine.warm_up()
     console.print(f"podsearch web page: http://{host}:{port}/  (OpenAPI schema: /openapi.json)")
@@ -28,26 +33,26 @@ def register(app: typer.Typer) -> None:
         index: Path = IndexOpt,
         model: str = ModelOpt,
         backend: str = BackendOpt,
-        host: str = typer.Option("127.0.0.1", "--host"),
-        port: int = typer.Option(8000, "--port"),
+        host: str = typer.Option(None, "--host", help="Default: $PODSEARCH_HOST, else 127.0.0.1."),
+        port: int = typer.Option(None, "--port", help="Default: $PODSEARCH_PORT, else 8000."),
     ) -> None:
         """Serve the HTTP API and the web page."""
-        _serve(index, model, host, port, backend)
+        _serve(settings(index=index, model=model, backend=backend, host=host, port=port))
 
     @app.command()
     def demo(
         index: Path = typer.Option(Path("var/demo-index"), "--index", "-i"),
         model: str = ModelOpt,
         serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the web page after."),
-        host: str = typer.Option("127.0.0.1", "--host"),
-        port: int = typer.Option(8000, "--port"),
+        host: str = typer.Option(None, "--host", help="Default: $PODSEARCH_HOST, else 127.0.0.1."),
+        port: int = typer.Option(None, "--port", help="Default: $PODSEARCH_PORT, else 8000."),
     ) -> None:
         """Index the bundled demo catalog, run example searches, and serve the web page."""
         from podsearch.catalog.demo import DEMO_CATALOG, DEMO_QUERIES
         from podsearch.cli.catalog import print_ingest_report
-        from podsearch.engine import Podsearch
 
-        with Podsearch(index, model=model) as ps:
+        s = settings(index=index, model=model, host=host, port=port)
+        with open_with(s, create=True) as ps:
             print_ingest_report(ps.ingest(DEMO_CATALOG), None)
             with progress_bar("encoding episodes") as bar:
                 r = ps.build_index(progress=bar)
@@ -55,7 +60,7 @@ def register(app: typer.Typer) -> None:
             for q in DEMO_QUERIES:
                 print_result(ps.search(q, k=3))
         if serve:
-            err_console.print(f"open http://{host}:{port}/?q=eat+better+during+xmas+holidays")
-            _serve(index, model, host, port)
+            err_console.print(f"open http://{s.host}:{s.port}/?q=eat+better+during+xmas+holidays")
+            _serve(s)
         else:
             console.print(f"serve it with: podsearch serve --index {index}")

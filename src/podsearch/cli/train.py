@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from podsearch.cli.common import IndexOpt, console, err_console
-from podsearch.engine import Podsearch
+from podsearch.cli.settings import open_index
 from podsearch.errors import QueryError
 from podsearch.train.finetune import TrainSettings
 
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
             wise_alpha=wise_alpha,
         )  # fmt: skip
         loaded = read_pairs(pairs)
-        with Podsearch(index) as ps:
+        with open_index(index) as ps:
             card = train_model(
                 ps, loaded, out, settings, fractions=parse_split(split), overwrite=overwrite,
                 progress=train_progress(not quiet and not as_json),

@@ -15,6 +15,7 @@ exported to ONNX once and cached. Vectors of every backend share one space.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -36,6 +37,7 @@ __all__ = [
     "MODEL_ALIASES",
     "BaseEncoder",
     "Encoder",
+    "check_model_name",
     "encoder_name",
     "FakeEncoder",
     "is_e5_model",
@@ -82,6 +84,7 @@ def load_encoder(
     the settings are invalid, MissingDependencyError when the ONNX packages are missing.
     """
     name = (name or DEFAULT_MODEL).strip()
+    check_model_name(name)
     if backend not in BACKENDS:
         raise ModelError(
             f"Unknown encoder backend {backend!r}; choose one of {', '.join(BACKENDS)}"
@@ -114,6 +117,7 @@ def encoder_name(name: str | None = None) -> str:
     """The name ``load_encoder(name)``'s encoder records in an index (a local directory becomes
     its absolute path), found without loading weights. ModelError as in load_encoder."""
     name = (name or DEFAULT_MODEL).strip()
+    check_model_name(name, hub=False)
     if name == "fake" or name.startswith("fake:"):
         return FakeEncoder(_fake_dim(name)).name
     return _resolve(name).name
@@ -146,6 +150,83 @@ def _e5_choice(source: _Source, name: str, e5_prefixes: bool | None) -> bool | N
     if e5_prefixes is None and (source.always_e5 or is_e5_model(name)):
         return True
     return e5_prefixes
+
+
+def check_model_name(name: str, *, hub: bool = True) -> None:
+    """Fail at once, in one line, for a model name that cannot load, instead of after minutes
+    of hub retries: a mistyped alias gets "did you mean"; with ``hub``, a hub name must be in
+    the local Hugging Face cache or the hub must answer within a few seconds (HF_HUB_OFFLINE
+    means cache only). With the hub unreachable, a cached model is loaded offline."""
+    if name in MODEL_ALIASES or name.startswith("fake:") or _looks_like_path(name):
+        return  # a missing path gets its own error in _resolve
+    if Path(name).expanduser().exists():
+        return
+    known = ", ".join(MODEL_ALIASES)
+    if "/" not in name:  # hub names are owner/name; a bare word is most likely an alias
+        close = difflib.get_close_matches(name.lower(), MODEL_ALIASES, n=1, cutoff=0.6)
+        if close:
+            raise ModelError(f"unknown model {name!r}: did you mean {close[0]}? (known: {known})")
+    if not hub or _hub_cached(name):
+        if hub and not _hf_offline() and _hub_unreachable():
+            _go_offline()
+        return
+    if _hf_offline():
+        raise ModelError(
+            f"unknown model {name!r}: not a built-in alias ({known}), a local directory, or a "
+            "Hugging Face hub name in the local cache (HF_HUB_OFFLINE is set: the hub was not "
+            "asked)"
+        )
+    reason = _hub_unreachable()
+    if reason:
+        raise ModelError(
+            f"cannot fetch model {name!r}: the Hugging Face hub is unreachable ({reason}) and it "
+            f"is not in the local cache; use a built-in alias ({known}) or a local directory"
+        )
+
+
+_HUB_CONNECT_TIMEOUT_S = 3.0
+
+
+def _hf_offline() -> bool:
+    raw = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _hub_cached(name: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return any(
+            isinstance(try_to_load_from_cache(name, f), str)
+            for f in ("modules.json", "config.json")
+        )
+    except Exception:  # a malformed repo id, an unreadable cache: not cached
+        return False
+
+
+def _hub_unreachable() -> str:
+    """Why the hub's host cannot be reached in a few seconds ("" when it answers, or when a
+    proxy is configured and a direct connection says nothing)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return ""
+    url = urlsplit(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=_HUB_CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        return f"{host}:{port}: {e.strerror or e}"
+    return ""
+
+
+def _go_offline() -> None:
+    """Load from the cache without asking the unreachable hub (which retries for minutes)."""
+    import huggingface_hub.constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
 class _Source:

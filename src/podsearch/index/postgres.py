@@ -541,6 +541,11 @@ class PostgresLocation:
     def open_keywords(self) -> KeywordIndex:
         return PgKeywordIndex(self.db())
 
+    def check(self) -> None:
+        """Connect once: ServerError (one line, no password) when the server cannot be used."""
+        with self.db().connection() as conn:
+            conn.execute("SELECT 1")
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:

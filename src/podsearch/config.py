@@ -1,0 +1,222 @@
+"""Settings: one frozen object read from a TOML file, the environment and CLI flags.
+
+Precedence, highest first: a CLI flag (or keyword argument), an environment variable, the
+config file, the default. The file is ``--config PATH``, else ``$PODSEARCH_CONFIG``, else
+``./podsearch.toml`` when it exists. Keys are documented in docs/CONFIG.md::
+
+    index = "var/index"
+    model = "me5-small"
+    backend = "onnx"
+
+    [fusion]
+    keyword_weight = 0.25
+
+    [server]
+    port = 8000
+    api_keys = ["..."]
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from podsearch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from podsearch.search.searcher import FusionSettings
+
+CONFIG_ENV = "PODSEARCH_CONFIG"
+CONFIG_FILE = "podsearch.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a user may configure. ``None`` means the library's own default."""
+
+    index: Path = Path("var/index")
+    model: str | None = None
+    backend: str = "onnx"
+    cache: Path | None = None  # $PODSEARCH_CACHE: exported models, downloads
+    threads: int | None = None  # $PODSEARCH_THREADS: encoder CPU threads
+    keyword_weight: float | None = None
+    hubness_beta: float | None = None
+    cross_lingual_keyword_weight: float | None = None
+    title_keyword_weight: float | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: tuple[str, ...] = ()  # kept for the server's write API
+    source: Path | None = None  # the config file read, if any
+
+    def fusion(self) -> FusionSettings | None:
+        """The fusion settings to search with (None when nothing was configured)."""
+        chosen = {k: getattr(self, k) for k in _FUSION_KEYS if getattr(self, k) is not None}
+        if not chosen:
+            return None
+        from podsearch.search.searcher import FusionSettings
+
+        return FusionSettings(**chosen)
+
+    def export_environment(self) -> None:
+        """Hand ``cache`` and ``threads`` to the code that reads $PODSEARCH_CACHE/_THREADS."""
+        if self.cache is not None:
+            os.environ["PODSEARCH_CACHE"] = str(self.cache)
+        if self.threads is not None:
+            os.environ["PODSEARCH_THREADS"] = str(self.threads)
+
+
+# File layout: top-level keys, [fusion] and [server] tables -> Settings fields.
+_TOP = ("index", "model", "backend", "cache", "threads")
+_FUSION_KEYS = (
+    "keyword_weight",
+    "hubness_beta",
+    "cross_lingual_keyword_weight",
+    "title_keyword_weight",
+)
+_SERVER = {"host": "host", "port": "port", "api_keys": "api_keys"}
+_ENV = {
+    "PODSEARCH_INDEX": "index",
+    "PODSEARCH_MODEL": "model",
+    "PODSEARCH_BACKEND": "backend",
+    "PODSEARCH_CACHE": "cache",
+    "PODSEARCH_THREADS": "threads",
+    "PODSEARCH_HOST": "host",
+    "PODSEARCH_PORT": "port",
+}
+_TYPES: dict[str, type] = {
+    "index": Path,
+    "model": str,
+    "backend": str,
+    "cache": Path,
+    "threads": int,
+    "keyword_weight": float,
+    "hubness_beta": float,
+    "cross_lingual_keyword_weight": float,
+    "title_keyword_weight": float,
+    "host": str,
+    "port": int,
+    "api_keys": tuple,
+}
+
+
+def valid_keys() -> list[str]:
+    """Every key a config file may hold, as ``table.key`` for keys inside a table."""
+    return [*_TOP, *(f"fusion.{k}" for k in _FUSION_KEYS), *(f"server.{k}" for k in _SERVER)]
+
+
+def load_settings(
+    config: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    **flags: Any,
+) -> Settings:
+    """Settings from defaults < the config file < ``env`` (os.environ) < ``flags``.
+
+    ``config`` must exist when given (or named by $PODSEARCH_CONFIG); ``./podsearch.toml`` in
+    ``cwd`` is read only when present. Flags that are None are ignored (a CLI flag not given).
+    ConfigError names the bad key and the valid ones.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = _find_config(config, env, Path.cwd() if cwd is None else Path(cwd))
+    if path is not None:
+        values.update(_read_file(path))
+    for var, key in _ENV.items():
+        raw = env.get(var, "").strip()
+        if raw:
+            values[key] = _convert(key, raw, f"${var}")
+    names = {f.name for f in fields(Settings)} - {"source"}
+    for key, value in flags.items():
+        if key not in names:
+            raise TypeError(f"load_settings() got an unknown setting {key!r}")
+        if value is not None:
+            values[key] = _convert(key, value, f"--{key.replace('_', '-')}")
+    return replace(Settings(source=path), **values)
+
+
+def _find_config(config: str | Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    if config is not None:
+        given, how = Path(config).expanduser(), "--config"
+    elif env.get(CONFIG_ENV, "").strip():
+        given, how = Path(env[CONFIG_ENV].strip()).expanduser(), f"${CONFIG_ENV}"
+    else:
+        default = cwd / CONFIG_FILE
+        return default if default.is_file() else None
+    if not given.is_file():
+        raise ConfigError(f"no config file at {given} (named by {how})")
+    return given
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read the config file {path}: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"the config file {path} is not valid TOML: {e}") from e
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _TOP:
+            out[key] = _convert(key, value, f"{key} in {path}")
+        elif key in ("fusion", "server") and isinstance(value, dict):
+            allowed = _FUSION_KEYS if key == "fusion" else tuple(_SERVER)
+            for sub, v in value.items():
+                if sub not in allowed:
+                    _unknown(f"{key}.{sub}", path)
+                out[sub] = _convert(sub, v, f"{key}.{sub} in {path}")
+        else:
+            _unknown(key, path)
+    return out
+
+
+def _unknown(key: str, path: Path) -> None:
+    raise ConfigError(
+        f"unknown key {key!r} in the config file {path}; valid keys: {', '.join(valid_keys())}"
+    )
+
+
+def _convert(key: str, value: Any, where: str) -> Any:
+    """``value`` as the type of setting ``key``; strings (env vars) are parsed."""
+    kind = _TYPES[key]
+    bad = ConfigError(f"{where} must be {_TYPE_WORDS[kind]}, got {value!r}")
+    if kind is tuple:
+        if isinstance(value, str):
+            value = [x.strip() for x in value.split(",") if x.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
+            raise bad
+        return tuple(value)
+    if isinstance(value, bool):  # TOML true is not a number
+        raise bad
+    if kind is int:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if not isinstance(value, int) or value < _MIN_INT.get(key, value) or value > 65535:
+            raise bad
+        return value
+    if kind is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise bad from None
+        if not isinstance(value, int | float):
+            raise bad
+        return float(value)
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise bad
+    return Path(value).expanduser() if kind is Path else str(value).strip()
+
+
+_MIN_INT = {"port": 1, "threads": 1}
+_TYPE_WORDS = {
+    Path: "a path (a string)",
+    str: "a string",
+    int: "a whole number (1-65535)",
+    float: "a number",
+    tuple: "a list of strings",
+}
