@@ -81,6 +81,8 @@ def test_generates_n_clean_strings_per_episode_reproducibly(tiny_llama: Path) ->
             assert set(q.split()) <= vocab
     assert gen.generate(episodes(), 3, seed=7) == first  # same object, same seed
     assert CT2Generator(tiny_llama, batch_size=2).generate(episodes(), 3, seed=7) == first
+    fp32 = CT2Generator(tiny_llama, batch_size=2, quantization="float32")
+    assert [len(qs) for qs in fp32.generate(episodes(), 2, seed=7)] == [2, 2, 2]
     assert gen.generate(episodes(), 3, seed=8) != first
 
 
@@ -173,6 +175,8 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
         ensure_ct2(tmp_path)
     with pytest.raises(ModelError, match="examples must be"):
         CT2Generator(examples=9)
+    with pytest.raises(ModelError, match="quantization must be"):
+        CT2Generator(quantization="int4")
     with pytest.raises(ModelError, match="does not exist"):
         load_generator(f"ct2:{tmp_path / 'nope'}")
 

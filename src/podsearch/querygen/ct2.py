@@ -85,13 +85,11 @@ def ensure_ct2(checkpoint: str | Path, *, quantization: str = "int8") -> Path:
     return build_atomically(model_cache_dir(name), build, record)
 
 
-def pick_device() -> tuple[str, str]:
-    """(device, compute type): a GPU when CTranslate2 sees one, else the CPU; int8 weights."""
+def pick_device() -> str:
+    """The GPU when CTranslate2 sees one ("cuda"), else "cpu" (with all the cores we may use)."""
     import ctranslate2
 
-    if ctranslate2.get_cuda_device_count() > 0:
-        return "cuda", "int8_float16"
-    return "cpu", "int8"
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +131,8 @@ class CT2Generator:
     ``examples``: how many of the few-shot examples to show; ``max_input_tokens``: the
     description is cut to this many tokens; ``max_trim``: share of them that may be trimmed
     to batch prompts of one length. ``device``: "cpu", "cuda", or None to pick.
+    ``quantization``: "int8" (fastest) or "float32" (slower; kept more queries in the
+    benchmark, see bench/results/querygen_bench.md).
     """
 
     def __init__(
@@ -149,9 +149,13 @@ class CT2Generator:
         static_prompt: bool = True,
         device: str | None = None,
         threads: int | None = None,
+        quantization: str = "int8",
     ) -> None:
         if not 0 <= examples <= len(EXAMPLES):
             raise ModelError(f"examples must be 0..{len(EXAMPLES)}, not {examples}")
+        if quantization not in ("int8", "float32"):
+            raise ModelError(f"quantization must be int8 or float32, not {quantization!r}")
+        self.quantization = quantization
         self._path = path
         self.examples = examples
         self.max_input_tokens = max_input_tokens
@@ -178,7 +182,8 @@ class CT2Generator:
     def settings(self) -> dict[str, Any]:
         """What decides the output (recorded by the benchmark)."""
         keys = ("examples", "max_input_tokens", "max_new_tokens", "temperature", "top_p",
-                "batch_size", "max_trim", "use_static_prompt", "device")  # fmt: skip
+                "batch_size", "max_trim", "use_static_prompt", "device",
+                "quantization")  # fmt: skip
         return {k: getattr(self, k) for k in keys}
 
     def _load(self) -> None:
@@ -192,10 +197,10 @@ class CT2Generator:
         from podsearch.querygen.smollm import ensure_checkpoint
 
         checkpoint = Path(self._path) if self._path is not None else ensure_checkpoint()
-        model_dir = ensure_ct2(checkpoint)
-        device, compute = pick_device()
-        if self.device is not None:
-            device, compute = self.device, "int8" if self.device == "cpu" else "int8_float16"
+        model_dir = ensure_ct2(checkpoint, quantization=self.quantization)
+        device = self.device or pick_device()
+        gpu = {"int8": "int8_float16", "float32": "float16"}[self.quantization]
+        compute = self.quantization if device == "cpu" else gpu
         try:
             with quiet_transformers():
                 self._tok = AutoTokenizer.from_pretrained(str(checkpoint))
