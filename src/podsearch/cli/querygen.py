@@ -21,8 +21,9 @@ def register(app: typer.Typer) -> None:
             "smollm2",
             "--generator",
             "-g",
-            help="smollm2 (packaged, offline), a seq2seq doc2query model name or path, "
-            "causal:PATH, or none (titles / human queries only).",
+            help="smollm2 (packaged, offline), smollm2-ct2 (the same through CTranslate2, "
+            "~14x faster on CPU), a seq2seq doc2query model name or path, causal:PATH, "
+            "ct2:PATH, or none (titles / human queries only).",
         ),
         per_episode: int = typer.Option(3, "--per-episode", min=1, max=20),
         sample: int | None = typer.Option(

@@ -1,11 +1,15 @@
 """Synthetic (query, episode) pairs from the catalog itself, behind one QueryGenerator Protocol.
 
-``load_generator(spec)``: ``smollm2`` (default: the packaged SmolLM2-135M-Instruct, offline),
+``load_generator(spec)``: ``smollm2`` (default: the packaged SmolLM2-135M-Instruct, offline,
+run by transformers), ``smollm2-ct2`` (the same model run by CTranslate2: int8, batched),
 ``none`` (titles / human queries only), or a seq2seq doc2query model name or path
-(``doc2query/all-t5-base-v1``, or ``seq2seq:PATH``); ``causal:PATH`` for another chat model.
+(``doc2query/all-t5-base-v1``, or ``seq2seq:PATH``); ``causal:PATH`` for another chat model,
+``ct2:PATH`` for another chat model through CTranslate2.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from podsearch.errors import ModelError
 from podsearch.querygen.base import Pair, QueryGenerator, episode_text
@@ -38,6 +42,17 @@ def load_generator(spec: str | None, *, batch_size: int = 8) -> QueryGenerator |
         from podsearch.querygen.smollm import SmolLMGenerator
 
         return SmolLMGenerator(batch_size=batch_size)
+    if spec == "smollm2-ct2":
+        from podsearch.querygen.ct2 import CT2Generator
+
+        return CT2Generator(batch_size=batch_size)
+    if spec.startswith("ct2:"):
+        from podsearch.querygen.ct2 import CT2Generator
+
+        path = Path(spec.removeprefix("ct2:")).expanduser()
+        if not path.is_dir():
+            raise ModelError(f"Query generator path {str(path)!r} does not exist")
+        return CT2Generator(path, batch_size=batch_size)
     if spec.startswith("causal:"):
         from podsearch.querygen.smollm import SmolLMGenerator
 
@@ -45,8 +60,6 @@ def load_generator(spec: str | None, *, batch_size: int = 8) -> QueryGenerator |
     name = spec.removeprefix("seq2seq:")
     if not name:
         raise ModelError(f"Bad generator spec {spec!r}")
-    from pathlib import Path
-
     from podsearch.querygen.seq2seq import Seq2SeqGenerator
 
     if name.startswith((".", "/", "~")) and not Path(name).expanduser().is_dir():
