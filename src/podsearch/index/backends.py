@@ -5,8 +5,10 @@ the default, unchanged for existing users) or a URL whose scheme names a registe
 backend (``postgresql://user:pass@host:5432/db``). Nothing above ``index/`` imports a concrete
 engine: the engine asks the opened location for a VectorIndex and a KeywordIndex.
 
-A new server backend (Milvus: ``http://host:19530`` or a Milvus Lite file) registers an opener
-with ``register_backend(scheme, opener)``; ``open_location`` then accepts its URLs.
+Milvus: ``milvus://host:19530`` / ``http://host:19530`` (a server) or
+``milvus-lite:///path/file.db`` (Milvus Lite, no server); see ``index/milvus.py``. A new
+backend registers an opener with ``register_backend(scheme, opener)``; ``open_location`` then
+accepts its URLs.
 
 Where the catalog lives: for a directory, in it (``catalog.sqlite``). For a URL, this round
 keeps the SQLite catalog in a local directory (``catalog_dir``, by default one per URL under
@@ -136,7 +138,14 @@ def _open_postgres(url: str, catalog_dir: Path | None) -> IndexLocation:
     return PostgresLocation(url, catalog_dir or default_catalog_dir(url))
 
 
+def _open_milvus(url: str, catalog_dir: Path | None) -> IndexLocation:
+    from podsearch.index.milvus import open_milvus
+
+    return open_milvus(url, catalog_dir)
+
+
 def _register_builtins() -> None:
     for scheme in ("postgresql", "postgres"):
         _OPENERS.setdefault(scheme, _open_postgres)
-    # Milvus (issue 10 section 3) registers "http", "https" and "milvus" here.
+    for scheme in ("milvus", "milvus-lite", "http", "https"):
+        _OPENERS.setdefault(scheme, _open_milvus)
