@@ -4,7 +4,9 @@ user text reaches an expression unescaped), one-line errors, and the engine on M
 from __future__ import annotations
 
 import builtins
+import os
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,19 +102,34 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_pa
         MilvusConnection(f"milvus-lite://{tmp_path}/m.db")
 
 
-def test_engine_on_milvus_lite_matches_embedded(tmp_path: Path, tiny_catalog: Path) -> None:
+MILVUS_URI = os.environ.get("PODSEARCH_TEST_MILVUS_URI", "")
+SERVER = pytest.param(
+    "milvus",
+    marks=[
+        pytest.mark.server,
+        pytest.mark.skipif(not MILVUS_URI, reason="PODSEARCH_TEST_MILVUS_URI unset"),
+    ],
+)
+
+
+@pytest.mark.parametrize("kind", ["milvus-lite", SERVER])
+def test_engine_on_milvus_matches_embedded(kind: str, tmp_path: Path, tiny_catalog: Path) -> None:
+    """On the 2.3.5 server the keyword side is the embedded tantivy index (no BM25 there)."""
     from podsearch import Podsearch
     from podsearch.encode.fake import FakeEncoder
 
+    name = f"t{uuid.uuid4().hex[:12]}"
     url = f"milvus-lite://{tmp_path}/lite.db"
+    if kind == "milvus":
+        url = f"{MILVUS_URI.replace('http://', 'milvus://', 1)}?index={name}"
     with (
         Podsearch(tmp_path / "embedded", encoder=FakeEncoder(dim=64)) as emb,
-        Podsearch(url, encoder=FakeEncoder(dim=64)) as mil,
+        Podsearch(url, encoder=FakeEncoder(dim=64), catalog_dir=tmp_path / "cat") as mil,
     ):
         for ps in (emb, mil):
             ps.ingest(tiny_catalog)
             assert ps.build_index().total_indexed == 8
-        assert mil.stats()["backend"] == "milvus-lite"
+        assert mil.stats()["backend"] == kind
         for q in ("sourdough bread baker", "sleep", "Korallenriffe Klimawandel", "marathon"):
             for f in (None, Filters(languages=("de",)), Filters(categories=("food",))):
                 e = emb.search(q, k=5, mode="dense", filters=f)
@@ -123,3 +140,9 @@ def test_engine_on_milvus_lite_matches_embedded(tmp_path: Path, tiny_catalog: Pa
         assert mil.delete(["e4"]) == 1
         assert "e4" not in {h.episode_id for h in mil.search("sourdough", mode="hybrid").hits}
         assert mil.build_index(rebuild=True).total_indexed == 7
+    if kind == "milvus":
+        from pymilvus import MilvusClient
+
+        client = MilvusClient(MILVUS_URI)
+        for suffix in ("vectors", "keywords"):
+            client.drop_collection(f"{name}_{suffix}")
