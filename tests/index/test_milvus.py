@@ -40,6 +40,12 @@ def test_locations_parse_and_keep_no_password(tmp_path: Path) -> None:
         open_location("milvus://h?index=Bad-Name", catalog_dir=tmp_path)
     with pytest.raises(QueryError, match=r"\.db file"):
         open_location(f"milvus-lite://{tmp_path}/x.sqlite")
+    with pytest.raises(QueryError, match="absolute path"):
+        open_location("milvus-lite://relative/x.db")
+    # Through a Path-typed CLI option (one slash of :// lost) the path stays absolute.
+    assert open_location(Path(f"milvus-lite://{tmp_path}/y.db")).local_dir == Path(
+        f"{tmp_path}/y.db.podsearch.catalog"
+    )
 
 
 def test_filter_values_are_placeholders_or_escaped_literals() -> None:

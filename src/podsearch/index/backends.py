@@ -49,6 +49,7 @@ class IndexLocation(Protocol):
 
 Opener = Callable[[str, Path | None], IndexLocation]
 _OPENERS: dict[str, Opener] = {}
+_FILE_SCHEMES = {"milvus-lite"}  # scheme:///absolute/path: no host
 
 
 def register_backend(scheme: str, opener: Opener) -> None:
@@ -68,7 +69,9 @@ def _unpath(location: str | Path) -> str | Path:
     if isinstance(location, Path):
         m = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):/(?!/)", str(location))
         if m and m.group(1).lower() in _OPENERS:
-            return f"{m.group(1)}://{str(location)[m.end() :]}"
+            # A file scheme's path is absolute (milvus-lite:///abs/x.db): keep its slash.
+            keep = 1 if m.group(1).lower() in _FILE_SCHEMES else 0
+            return f"{m.group(1)}://{str(location)[m.end() - keep :]}"
     return location
 
 

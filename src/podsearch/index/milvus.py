@@ -3,7 +3,7 @@
 Locations (``?index=NAME``, default ``podsearch``, names the collections ``NAME_vectors`` and
 ``NAME_keywords``, so several indexes share one server):
 
-- ``milvus-lite:///abs/path/file.db`` (``milvus-lite://rel/file.db``): Milvus Lite, embedded
+- ``milvus-lite:///abs/path/file.db`` (an absolute path: three slashes): Milvus Lite, embedded
   in this process, no server. Vectors and BM25 keywords both in the file.
 - ``milvus://host:19530`` (``milvus://user:password@host:19530``) or ``http(s)://host:19530``:
   a Milvus server (standalone or cluster). On Milvus >= 2.5 keywords use its built-in BM25
@@ -278,10 +278,12 @@ def split_url(url: str) -> tuple[str, str, str, bool]:
         )
     scheme = parts.scheme.lower()
     if scheme == "milvus-lite":
-        path = parts.netloc + parts.path
-        if not path.endswith(".db"):
-            raise QueryError(f"a Milvus Lite location names a .db file: {redact(url)}")
-        return str(Path(path).expanduser().resolve()), "", name, True
+        if parts.netloc or not parts.path.endswith(".db"):
+            raise QueryError(
+                f"a Milvus Lite location names a .db file by its absolute path, "
+                f"milvus-lite:///abs/path/file.db: not {redact(url)}"
+            )
+        return str(Path(parts.path).resolve()), "", name, True
     if not parts.hostname:
         raise QueryError(f"no host in the Milvus URL {redact(url)}: use milvus://host:19530")
     token = ""
