@@ -427,15 +427,20 @@ milvus_status() {
 
 # ---------------------------------------------------------------- env / exec
 print_env() {
-    [ -f "$PG_PASS_FILE" ] && [ -n "$(pg_port)" ] || die "no PostgreSQL cluster yet (run: bash scripts/servers.sh start)"
-    local pass port
-    pass="$(pg_password)"
-    port="$(pg_port)"
+    local have_pg=0 have_milvus=0
+    [ -f "$PG_PASS_FILE" ] && [ -n "$(pg_port)" ] && have_pg=1
+    milvus_pid >/dev/null && have_milvus=1   # only a started Milvus: its tests then must run
+    [ $have_pg = 1 ] || [ $have_milvus = 1 ] || die "no PostgreSQL cluster or Milvus server yet (run: bash scripts/servers.sh start)"
     echo "export PODSEARCH_TEST_NETNS='$NETNS'"
-    echo "export PODSEARCH_TEST_PG_URL='postgresql://$PG_USER:$pass@127.0.0.1:$port/$PG_DB'"
-    # The Unix socket is a file, reachable from any network namespace (e.g. psql on the host).
-    echo "export PODSEARCH_TEST_PG_SOCKET_URL='postgresql://$PG_USER:$pass@/$PG_DB?host=$PG_SOCK&port=$port'"
-    echo "export PODSEARCH_TEST_MILVUS_URI='http://127.0.0.1:$MILVUS_PORT'"
+    if [ $have_pg = 1 ]; then
+        local pass port
+        pass="$(pg_password)"
+        port="$(pg_port)"
+        echo "export PODSEARCH_TEST_PG_URL='postgresql://$PG_USER:$pass@127.0.0.1:$port/$PG_DB'"
+        # The Unix socket is a file, reachable from any network namespace (e.g. psql on the host).
+        echo "export PODSEARCH_TEST_PG_SOCKET_URL='postgresql://$PG_USER:$pass@/$PG_DB?host=$PG_SOCK&port=$port'"
+    fi
+    [ $have_milvus = 0 ] || echo "export PODSEARCH_TEST_MILVUS_URI='http://127.0.0.1:$MILVUS_PORT'"
     if [ -n "$NETNS" ]; then
         echo "# TCP endpoints above live in netns '$NETNS': run clients with  ip netns exec $NETNS CMD"
         echo "#   or  bash scripts/servers.sh exec -- CMD"

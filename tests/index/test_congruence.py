@@ -35,6 +35,25 @@ needs_pg = pytest.mark.skipif(
     'eval "$(bash scripts/servers.sh env)"',
 )
 PG = pytest.param("postgres", marks=[pytest.mark.server, needs_pg])
+try:  # Milvus Lite needs no server: it runs in the default selection when installed
+    import milvus_lite  # noqa: F401
+    import pymilvus  # noqa: F401
+
+    HAVE_LITE = True
+except ImportError:
+    HAVE_LITE = False
+LITE = pytest.param(
+    "milvus-lite",
+    marks=pytest.mark.skipif(not HAVE_LITE, reason="pip install 'podsearch[milvus]' (pymilvus, "
+                             "milvus-lite)"),
+)  # fmt: skip
+MILVUS_URI = os.environ.get("PODSEARCH_TEST_MILVUS_URI", "")
+needs_milvus = pytest.mark.skipif(
+    not MILVUS_URI,
+    reason="PODSEARCH_TEST_MILVUS_URI unset: bash scripts/servers.sh start milvus, then run "
+    "the tests with bash scripts/servers.sh exec -- ...",
+)
+MILVUS = pytest.param("milvus", marks=[pytest.mark.server, needs_milvus])
 
 N, DIM, K = 400, 32, 10
 LANGS = ["en", "en", "de", "fr", "es", ""]
@@ -112,6 +131,14 @@ class Opened:
 
             extra: dict[str, Any] = {"exact_max": 0, "exact_fraction": 0.0} if ann else {}
             return FaissVectorIndex(self.tmp / "vectors", dim, load=not fresh, **extra)
+        if self.kind.startswith("milvus"):
+            from podsearch.index.milvus import MilvusVectorIndex
+
+            vi = MilvusVectorIndex(self._milvus(), dim, exact_max=0 if ann else 10_000,
+                                   load=not fresh)  # fmt: skip
+            if fresh:
+                vi.reset(dim)
+            return vi
         from podsearch.index.postgres import PgVectorIndex
 
         return PgVectorIndex(self._db(), dim, exact_max=0 if ann else 10_000, load=not fresh)
@@ -121,6 +148,10 @@ class Opened:
             from podsearch.index.tantivy_index import TantivyKeywordIndex
 
             return TantivyKeywordIndex(self.tmp / "keyword")
+        if self.kind.startswith("milvus"):
+            from podsearch.index.milvus import MilvusKeywordIndex
+
+            return MilvusKeywordIndex(self._milvus())
         from podsearch.index.postgres import PgKeywordIndex
 
         return PgKeywordIndex(self._db())
@@ -132,7 +163,22 @@ class Opened:
         self.locations.append(db)
         return db
 
+    def milvus_url(self) -> str:
+        if self.kind == "milvus-lite":
+            return f"milvus-lite://{self.tmp / 'milvus.db'}?index={self.name}"
+        return f"{MILVUS_URI.replace('http://', 'milvus://', 1)}?index={self.name}"
+
+    def _milvus(self) -> Any:
+        from podsearch.index.milvus import MilvusConnection
+
+        conn = MilvusConnection(self.milvus_url())
+        self.locations.append(conn)
+        return conn
+
     def close(self) -> None:
+        if self.kind == "milvus" and self.locations:  # a shared server: drop what we made
+            for suffix in ("vectors", "keywords"):
+                self.locations[0].client.drop_collection(f"{self.name}_{suffix}")
         for db in self.locations:
             db.close()
         if self.kind == "postgres":
@@ -165,7 +211,7 @@ REFERENCE.upsert(IDS, X, PAYLOADS)
 
 
 # -- vector search -----------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["numpy", "faiss", PG])
+@pytest.mark.parametrize("kind", ["numpy", "faiss", PG, LITE, MILVUS])
 def test_exact_search_and_filters_match_the_reference(opener: Any, kind: str) -> None:
     vi = _filled(opener(kind))
     for name, f in FILTERS.items():
@@ -179,7 +225,7 @@ def test_exact_search_and_filters_match_the_reference(opener: Any, kind: str) ->
         assert {i for i, _ in vi.search(Q[:1], N + 5, f)[0]} == allowed, name
 
 
-@pytest.mark.parametrize("kind", ["faiss", PG])
+@pytest.mark.parametrize("kind", ["faiss", PG, LITE, MILVUS])
 def test_ann_search_overlaps_exact_search(opener: Any, kind: str) -> None:
     vi = _filled(opener(kind), ann=True)
     for name, f in FILTERS.items():
@@ -195,7 +241,7 @@ def test_ann_search_overlaps_exact_search(opener: Any, kind: str) -> None:
             assert all(keeps(PAYLOADS[IDS.index(i)], f) for i, _ in g), name
 
 
-@pytest.mark.parametrize("kind", ["numpy", "faiss", PG])
+@pytest.mark.parametrize("kind", ["numpy", "faiss", PG, LITE, MILVUS])
 def test_upsert_delete_accounting(opener: Any, kind: str) -> None:
     o = opener(kind)
     vi = _filled(o)
@@ -232,7 +278,7 @@ def test_upsert_delete_accounting(opener: Any, kind: str) -> None:
         vi.upsert(["b"], X[:1], [DocPayload()])  # a 32-d vector into the 8-d index
 
 
-@pytest.mark.parametrize("kind", ["faiss", PG])
+@pytest.mark.parametrize("kind", ["faiss", PG, LITE, MILVUS])
 def test_reopen_keeps_state_and_rejects_another_dimension(opener: Any, kind: str) -> None:
     o = opener(kind)
     vi = _filled(o)
@@ -263,7 +309,7 @@ KW_DOCS = [
 ]
 
 
-@pytest.mark.parametrize("kind", ["tantivy", PG])
+@pytest.mark.parametrize("kind", ["tantivy", PG, LITE])
 def test_keyword_search_agrees_on_matches_filters_and_accounting(opener: Any, kind: str) -> None:
     o = opener(kind)
     kw = o.keywords()

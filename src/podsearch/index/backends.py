@@ -5,8 +5,10 @@ the default, unchanged for existing users) or a URL whose scheme names a registe
 backend (``postgresql://user:pass@host:5432/db``). Nothing above ``index/`` imports a concrete
 engine: the engine asks the opened location for a VectorIndex and a KeywordIndex.
 
-A new server backend (Milvus: ``http://host:19530`` or a Milvus Lite file) registers an opener
-with ``register_backend(scheme, opener)``; ``open_location`` then accepts its URLs.
+Milvus: ``milvus://host:19530`` / ``http://host:19530`` (a server) or
+``milvus-lite:///path/file.db`` (Milvus Lite, no server); see ``index/milvus.py``. A new
+backend registers an opener with ``register_backend(scheme, opener)``; ``open_location`` then
+accepts its URLs.
 
 Where the catalog lives: for a directory, in it (``catalog.sqlite``). For a URL, this round
 keeps the SQLite catalog in a local directory (``catalog_dir``, by default one per URL under
@@ -47,6 +49,7 @@ class IndexLocation(Protocol):
 
 Opener = Callable[[str, Path | None], IndexLocation]
 _OPENERS: dict[str, Opener] = {}
+_FILE_SCHEMES = {"milvus-lite"}  # scheme:///absolute/path: no host
 
 
 def register_backend(scheme: str, opener: Opener) -> None:
@@ -66,7 +69,9 @@ def _unpath(location: str | Path) -> str | Path:
     if isinstance(location, Path):
         m = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):/(?!/)", str(location))
         if m and m.group(1).lower() in _OPENERS:
-            return f"{m.group(1)}://{str(location)[m.end() :]}"
+            # A file scheme's path is absolute (milvus-lite:///abs/x.db): keep its slash.
+            keep = 1 if m.group(1).lower() in _FILE_SCHEMES else 0
+            return f"{m.group(1)}://{str(location)[m.end() - keep :]}"
     return location
 
 
@@ -136,7 +141,14 @@ def _open_postgres(url: str, catalog_dir: Path | None) -> IndexLocation:
     return PostgresLocation(url, catalog_dir or default_catalog_dir(url))
 
 
+def _open_milvus(url: str, catalog_dir: Path | None) -> IndexLocation:
+    from podsearch.index.milvus import open_milvus
+
+    return open_milvus(url, catalog_dir)
+
+
 def _register_builtins() -> None:
     for scheme in ("postgresql", "postgres"):
         _OPENERS.setdefault(scheme, _open_postgres)
-    # Milvus (issue 10 section 3) registers "http", "https" and "milvus" here.
+    for scheme in ("milvus", "milvus-lite", "http", "https"):
+        _OPENERS.setdefault(scheme, _open_milvus)
