@@ -149,6 +149,12 @@ class SearchResponse(BaseModel):
     offset: int
     hits: list[HitOut]
     timings_ms: dict[str, float] = Field(description="Time spent per stage, milliseconds.")
+    has_more: bool = Field(False, description="Whether another page follows this one.")
+    weak: bool = Field(
+        False, description="No close match: the page may say so (rule: search/confidence.py)."
+    )
+    fuzzy: bool = Field(False, description="Keyword hits found only by forgiving typos.")
+    did_you_mean: str | None = Field(None, description="The query spelt as the hits spell it.")
     took_ms: float = Field(description="Wall time of the request inside the server, ms.")
 
 
