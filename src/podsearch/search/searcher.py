@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -236,7 +237,7 @@ class Searcher:
         results = []
         for qi, (q, d_run, k_run) in enumerate(zip(cleaned, dense, keyword, strict=True)):
             t0 = time.perf_counter()
-            weak = is_weak(mode, d_run, fuzzy[qi], lambda q=q: self.word_share(q))
+            weak = is_weak(mode, d_run, fuzzy[qi], functools.partial(self.word_share, q))
             cos: dict[str, float] = {}
             if mode == "hybrid" and self.fusion.method == "convex":
                 cos = self._dehub(self._cosines(qv[qi], d_run, k_run))
