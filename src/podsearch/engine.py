@@ -30,6 +30,7 @@ from podsearch.errors import IndexNotFoundError, IndexStateError, NotFoundError
 from podsearch.index.backends import open_location
 from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
 from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchResult
+from podsearch.search.filters import resolve_filters
 from podsearch.search.hubness import hub_scores
 from podsearch.search.searcher import FusionSettings, Searcher
 from podsearch.store import CatalogStore
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 
+TOP_SHOWS = 20  # shows listed by stats() and /api/facets
 HUB_PROBES = 2000  # query-like probes (episode titles) for hubness scores
 
 
@@ -398,6 +400,7 @@ class Podsearch:
         filters: Filters | None = None,
     ) -> SearchResult:
         """Search in natural language (any language). Raises QueryError for bad input."""
+        filters = self.check_filters(filters)
         return self.searcher.search_batch([query], k=k, offset=offset, mode=mode, filters=filters)[
             0
         ]
@@ -412,6 +415,7 @@ class Podsearch:
         filters: Filters | None = None,
     ) -> list[SearchResult]:
         """Search many queries at once (query encoding is batched)."""
+        filters = self.check_filters(filters)
         return self.searcher.search_batch(queries, k=k, offset=offset, mode=mode, filters=filters)
 
     # -- recommend ----------------------------------------------------------------------
@@ -428,6 +432,7 @@ class Podsearch:
         """Episodes nearest to ``episode_id``'s stored vector ("more like this"), itself
         excluded; optionally not from its show, at most ``per_show`` per show. No model is
         loaded. NotFoundError for an unknown id."""
+        filters = self.check_filters(filters)
         return self._recommender().similar(
             episode_id, k=k, offset=offset, exclude_same_show=exclude_same_show,
             per_show=per_show, filters=filters,
@@ -456,11 +461,17 @@ class Podsearch:
         ignored and reported in ``unknown_ids``; QueryError for an empty history,
         NotFoundError when no listened id is known.
         """
+        filters = self.check_filters(filters)
         return self._recommender().recommend(
             history, k=k, offset=offset, strategy=strategy, half_life_days=half_life_days,
             now=now, skip_penalty=skip_penalty, max_interests=max_interests,
             per_show=per_show, filters=filters,
         )  # fmt: skip
+
+    def check_filters(self, filters: Filters | None) -> Filters | None:
+        """``filters`` checked against the catalog, show titles resolved to ids (QueryError
+        naming the known values otherwise): every edge gets the same check through here."""
+        return resolve_filters(filters, self.store)
 
     def _recommender(self) -> Recommender:
         from podsearch.recommend import Recommender
@@ -489,6 +500,10 @@ class Podsearch:
             "dim": int(self.store.get_meta("dim") or 0),
             "languages": self.store.facet_counts("language"),
             "categories": self.store.facet_counts("categories"),
+            "top_shows": [
+                {"show_id": sid, "title": title, "episodes": n}
+                for sid, title, n in self.store.top_shows(TOP_SHOWS)
+            ],
         }
 
     def close(self) -> None:

@@ -155,16 +155,28 @@ class SearchResult:
     offset: int
     hits: tuple[Hit, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    has_more: bool = False  # another page exists after this one
+    weak: bool = False  # no close match: see search/confidence.py
+    fuzzy: bool = False  # keyword hits found only by allowing typos
+    did_you_mean: str | None = None  # the query spelt as the fuzzy hits spell it
+    facets: dict[str, dict[str, int]] | None = None  # counts among the query's candidates
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "query": self.query,
             "mode": self.mode,
             "k": self.k,
             "offset": self.offset,
             "hits": [h.to_dict() for h in self.hits],
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "has_more": self.has_more,
+            "weak": self.weak,
+            "fuzzy": self.fuzzy,
+            "did_you_mean": self.did_you_mean,
         }
+        if self.facets is not None:
+            d["facets"] = self.facets
+        return d
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,6 +249,30 @@ class CatalogStore:
         return int(self._db.execute("SELECT COUNT(DISTINCT show_id) FROM episodes").fetchone()[0])
 
     @_locked
+    def top_shows(self, n: int = 20) -> list[tuple[str, str, int]]:
+        """(show_id, title, episode count) of the ``n`` shows with most episodes."""
+        rows = self._db.execute(
+            "SELECT show_id, MAX(show_title), COUNT(*) FROM episodes GROUP BY show_id "
+            "ORDER BY 3 DESC, 2 LIMIT ?",
+            (n,),
+        ).fetchall()
+        return [(r[0], r[1] or "", int(r[2])) for r in rows]
+
+    @_locked
+    def find_shows(self, value: str) -> list[tuple[str, str]]:
+        """Shows that ``value`` names: the show with that id, else every show whose title is
+        ``value`` ignoring case and spacing. (show_id, title) pairs, by id."""
+        row = self._db.execute(
+            "SELECT show_id, MAX(show_title) FROM episodes WHERE show_id = ? GROUP BY show_id",
+            (value,),
+        ).fetchone()
+        if row is not None:
+            return [(row[0], row[1] or "")]
+        want = " ".join(value.split()).casefold()
+        rows = self._db.execute("SELECT DISTINCT show_id, show_title FROM episodes ORDER BY 1")
+        return [(r[0], r[1]) for r in rows if " ".join(r[1].split()).casefold() == want]
+
+    @_locked
     def count_indexed(self) -> int:
         return int(
             self._db.execute(

@@ -213,11 +213,13 @@ def create_app(
 
     @app.get("/api/facets", response_model=FacetsOut, tags=["meta"], summary="Filter values")
     def facets() -> dict[str, Any]:
-        """Languages and categories with episode counts, for the filter controls."""
+        """Languages, categories and the largest shows with episode counts, for the filter
+        controls."""
         stats = engine.stats()
         return {
             "languages": facet_list(stats.get("languages")),
             "categories": facet_list(stats.get("categories")),
+            "shows": stats.get("top_shows") or [],
         }
 
     @app.get("/", include_in_schema=False)

@@ -41,11 +41,14 @@ class FilterParams(BaseModel):
 
     lang: FilterValues = Field(
         default_factory=list,
-        description="Keep only episodes in these languages (ISO 639-1 codes, e.g. `en`); "
-        "repeat the parameter for several.",
+        description="Keep only episodes in these languages: ISO 639-1 codes (`en`) or names "
+        "(`English`), any case; repeat the parameter for several. A language no episode has "
+        "is a 422 error that lists the catalog's languages.",
     )
     show: FilterValues = Field(
-        default_factory=list, description="Keep only episodes of these show ids; repeatable."
+        default_factory=list,
+        description="Keep only episodes of these shows: a show id or an exact show title "
+        "(case-insensitive); repeatable. `GET /api/facets` lists the largest shows.",
     )
     category: FilterValues = Field(
         default_factory=list,
@@ -146,6 +149,12 @@ class SearchResponse(BaseModel):
     offset: int
     hits: list[HitOut]
     timings_ms: dict[str, float] = Field(description="Time spent per stage, milliseconds.")
+    has_more: bool = Field(False, description="Whether another page follows this one.")
+    weak: bool = Field(
+        False, description="No close match: the page may say so (rule: search/confidence.py)."
+    )
+    fuzzy: bool = Field(False, description="Keyword hits found only by forgiving typos.")
+    did_you_mean: str | None = Field(None, description="The query spelt as the hits spell it.")
     took_ms: float = Field(description="Wall time of the request inside the server, ms.")
 
 
@@ -182,9 +191,18 @@ class FacetValue(BaseModel):
     count: int
 
 
+class ShowFacet(BaseModel):
+    show_id: str
+    title: str
+    episodes: int
+
+
 class FacetsOut(BaseModel):
     languages: list[FacetValue] = Field(description="Languages by episode count, largest first.")
     categories: list[FacetValue] = Field(description="Categories by episode count, largest first.")
+    shows: list[ShowFacet] = Field(
+        default_factory=list, description="The shows with most episodes, largest first."
+    )
 
 
 class ErrorOut(BaseModel):

@@ -41,8 +41,14 @@ BackendOpt = typer.Option(
 )
 
 
-LangOpt = typer.Option(None, "--lang", help="Only these languages (repeatable).")
-ShowOpt = typer.Option(None, "--show", help="Only these show ids (repeatable).")
+LangOpt = typer.Option(
+    None, "--lang", help="Only these languages: codes or names (en, English; repeatable)."
+)
+ShowOpt = typer.Option(
+    None,
+    "--show",
+    help="Only these shows: an id or an exact title (repeatable; podsearch stats lists shows).",
+)
 CategoryOpt = typer.Option(None, "--category", help="Only these categories (repeatable).")
 FromOpt = typer.Option(None, "--from", help="Published on or after YYYY-MM-DD.")
 ToOpt = typer.Option(None, "--to", help="Published on or before YYYY-MM-DD.")

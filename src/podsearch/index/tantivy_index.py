@@ -71,6 +71,13 @@ _TITLE_BOOST = 1.0
 _TIE_BREAKER = 0.1
 
 
+def fuzzy_distance(word: str) -> int:
+    """Edits a fuzzy keyword match allows: none under 4 letters (too many short words lie one
+    edit apart), 1 up to 7, 2 beyond."""
+    n = len(word)
+    return 0 if n < 4 else 1 if n <= 7 else 2
+
+
 def _cjk_bigrams(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
         run = m.group(0)
@@ -295,6 +302,40 @@ class TantivyKeywordIndex:
         for score, addr in res.hits:
             out.append((searcher.doc(addr)["doc_id"][0], float(score)))
         return out
+
+    def search_fuzzy(
+        self, query: str, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        """Like ``search``, forgiving typos: each word of 4-7 letters may be one edit away
+        (insert, delete, substitute, swap two letters), a longer one two, in the
+        language-neutral field; shorter words must match exactly. For retrying a query that
+        found nothing: fuzzy terms score alike, so hits rank by how many words they match."""
+        text = prepare_query(query)
+        stop_lang = _query_stopword_language(text) if self.drop_stopwords and text else None
+        all_words = list(dict.fromkeys(text.split()))
+        kept = [w for w in all_words if stop_lang is None or not _is_stopword(w, stop_lang)]
+        s = self._schema
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for word in kept or all_words:
+            for token in dict.fromkeys(self._analyzers["t_std"].analyze(word)):
+                d = fuzzy_distance(token)
+                q = (
+                    tantivy.Query.fuzzy_term_query(s, "t_std", token, distance=d)
+                    if d
+                    else tantivy.Query.term_query(s, "t_std", token)
+                )
+                clauses.append((tantivy.Occur.Should, q))
+        if not clauses:
+            return []
+        q = tantivy.Query.boolean_query(clauses)
+        if filters is not None and not filters.empty:
+            q = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, q)]
+                + [(tantivy.Occur.Must, fq) for fq in self._filter_queries(filters)]
+            )
+        searcher = self._index.searcher()
+        res = searcher.search(q, limit=k, count=False)
+        return [(searcher.doc(addr)["doc_id"][0], float(score)) for score, addr in res.hits]
 
     def _text_query(self, text: str) -> tantivy.Query | None:
         """One clause per query word: the disjunction-max of its per-field term queries."""

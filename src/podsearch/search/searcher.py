@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -15,9 +16,11 @@ from podsearch.encode.base import Encoder
 from podsearch.errors import QueryError
 from podsearch.index.base import KeywordIndex, VectorIndex
 from podsearch.models import SEARCH_MODES, Episode, Filters, Hit, SearchResult
+from podsearch.search.confidence import is_weak, query_words
 from podsearch.search.fusion import RRF_K, convex_fusion, reciprocal_rank_fusion
 from podsearch.search.querylang import CROSS_LINGUAL, QueryClassifier, is_title_query
 from podsearch.search.snippet import make_snippet
+from podsearch.search.spelling import did_you_mean
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -203,11 +206,13 @@ class Searcher:
             return []
         need = offset + k
         rescore = mode == "hybrid" or (mode == "dense" and self._dehub_on)
-        depth = max(need, self.fusion.depth) if rescore else need
+        # one candidate past the page tells whether another page exists
+        depth = max(need + 1, self.fusion.depth) if rescore else need + 1
         timings: dict[str, float] = {}
         dense: list[list[tuple[str, float]]] = [[] for _ in cleaned]
         qv = np.zeros((0, 0), dtype=np.float32)
         keyword: list[list[tuple[str, float]]] = [[] for _ in cleaned]
+        fuzzy = [False] * len(cleaned)
         if mode in ("dense", "hybrid"):
             self._encoder()  # load lazily *before* timing: timings are per-query work only
             vectors = self._vectors()
@@ -222,10 +227,17 @@ class Searcher:
             kw = self._keywords()
             t0 = time.perf_counter()
             keyword = [kw.search(q, depth, filters) for q in cleaned]
+            fuzzy_search = getattr(kw, "search_fuzzy", None)  # optional in KeywordIndex
+            if mode == "keyword" and fuzzy_search is not None:
+                for qi, q in enumerate(cleaned):
+                    if not keyword[qi]:  # nothing matched as typed: forgive typos
+                        keyword[qi] = fuzzy_search(q, depth, filters)
+                        fuzzy[qi] = bool(keyword[qi])
             timings["keyword_ms"] = (time.perf_counter() - t0) * 1000 / len(cleaned)
         results = []
         for qi, (q, d_run, k_run) in enumerate(zip(cleaned, dense, keyword, strict=True)):
             t0 = time.perf_counter()
+            weak = is_weak(mode, d_run, fuzzy[qi], functools.partial(self.word_share, q))
             cos: dict[str, float] = {}
             if mode == "hybrid" and self.fusion.method == "convex":
                 cos = self._dehub(self._cosines(qv[qi], d_run, k_run))
@@ -253,10 +265,34 @@ class Searcher:
                 if ep is None:  # deleted from the store after the index was read
                     continue
                 hits.append(make_hit(ep, q, score, n, ranks))
+            suggestion = None
+            if fuzzy[qi]:
+                suggestion = did_you_mean(q, [f"{e.title} {e.description}" for e in eps.values()])
             t = dict(timings)
             t["fuse_hydrate_ms"] = (time.perf_counter() - t0) * 1000
-            results.append(SearchResult(q, mode, k, offset, tuple(hits), t))
+            results.append(
+                SearchResult(
+                    q,
+                    mode,
+                    k,
+                    offset,
+                    tuple(hits),
+                    t,
+                    has_more=len(ranked) > need,
+                    weak=weak,
+                    fuzzy=fuzzy[qi],
+                    did_you_mean=suggestion,
+                )  # fmt: skip
+            )
         return results
+
+    def word_share(self, query: str) -> float:
+        """The share of the query's words (3+ letters) that occur in some indexed episode."""
+        words = query_words(query)
+        if not words:
+            return 0.0
+        kw = self._keywords()
+        return sum(bool(kw.search(w, 1)) for w in words) / len(words)
 
     @property
     def _dehub_on(self) -> bool:
