@@ -259,8 +259,8 @@ SQL
         || pg_psql_admin -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_USER" || die "CREATE DATABASE $PG_DB failed"
     # vector is not a trusted extension: the superuser creates it; template1 too, so databases
     # that tests create (CREATEDB) have it as well.
-    pg_psql_admin -d "$PG_DB" -c "CREATE EXTENSION IF NOT EXISTS vector" || die "CREATE EXTENSION vector failed"
-    pg_psql_admin -d template1 -c "CREATE EXTENSION IF NOT EXISTS vector" || die "CREATE EXTENSION vector (template1) failed"
+    pg_psql_admin -d "$PG_DB" -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" || die "CREATE EXTENSION vector failed"
+    pg_psql_admin -d template1 -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" || die "CREATE EXTENSION vector (template1) failed"
     # Check as the client will connect: TCP, password auth.
     local ver
     ver="$(PGPASSWORD="$pass" in_ns "$PG_BIN/psql" -X -tA -h 127.0.0.1 -p "$port" -U "$PG_USER" -d "$PG_DB" \
@@ -460,14 +460,17 @@ milvus_status() {
 
 # ---------------------------------------------------------------- env / exec
 print_env() {
-    [ -f "$PG_PASS_FILE" ] && [ -n "$(pg_port)" ] || die "no PostgreSQL cluster yet (run: bash scripts/servers.sh start)"
-    local pass port
-    pass="$(pg_password)"
-    port="$(pg_port)"
     echo "export PODSEARCH_TEST_NETNS='$NETNS'"
-    echo "export PODSEARCH_TEST_PG_URL='postgresql://$PG_USER:$pass@127.0.0.1:$port/$PG_DB'"
-    # The Unix socket is a file, reachable from any network namespace (e.g. psql on the host).
-    echo "export PODSEARCH_TEST_PG_SOCKET_URL='postgresql://$PG_USER:$pass@/$PG_DB?host=$PG_SOCK&port=$port'"
+    if [ -f "$PG_PASS_FILE" ] && [ -n "$(pg_port)" ]; then
+        local pass port
+        pass="$(pg_password)"
+        port="$(pg_port)"
+        echo "export PODSEARCH_TEST_PG_URL='postgresql://$PG_USER:$pass@127.0.0.1:$port/$PG_DB'"
+        # The Unix socket is a file, reachable from any network namespace (e.g. psql on the host).
+        echo "export PODSEARCH_TEST_PG_SOCKET_URL='postgresql://$PG_USER:$pass@/$PG_DB?host=$PG_SOCK&port=$port'"
+    else
+        echo "# no PostgreSQL cluster yet (bash scripts/servers.sh start pg)"
+    fi
     echo "export PODSEARCH_TEST_MILVUS_URI='http://127.0.0.1:$MILVUS_PORT'"
     if [ -n "$NETNS" ]; then
         echo "# TCP endpoints above live in netns '$NETNS': run clients with  ip netns exec $NETNS CMD"
