@@ -24,6 +24,7 @@
 #   PODSEARCH_WAIT_S        seconds to wait for a server to come up (default 120)
 #   PODSEARCH_MILVUS_GRACE_S  seconds between SIGTERM and SIGKILL on stop (default 10)
 #   PODSEARCH_MILVUS_SESSION_TTL  Milvus' etcd session TTL in seconds (default 10, Milvus' own: 30)
+#   PODSEARCH_MILVUS_FRESH=1  start Milvus on an empty data directory (default: keep its data)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,8 +55,8 @@ MILVUS_PORT=19530
 MILVUS_HEALTH_PORT=9091
 MILVUS_GRACE_S="${PODSEARCH_MILVUS_GRACE_S:-10}"
 # Milvus registers its components in its embedded etcd under leases of this many seconds; after an
-# unclean stop, a restart on the same data waits until the old leases expire (default 30 s; seen
-# to stall for minutes). A shorter TTL makes restarts quick.
+# unclean stop (SIGKILL), a restart on the same data can wait for the old leases to expire
+# (Milvus' default is 30 s). A shorter TTL keeps such restarts quick.
 MILVUS_SESSION_TTL="${PODSEARCH_MILVUS_SESSION_TTL:-10}"
 
 TRIXIE_SOURCES=/etc/apt/sources.list.d/podsearch-trixie-src.sources
@@ -85,6 +86,7 @@ ensure_netns() {
         [ -z "$others" ] || die "PODSEARCH_NETNS is empty but this network namespace has interfaces besides lo ($(echo $others)); Milvus binds all interfaces: run inside 'unshare -n' or leave PODSEARCH_NETNS unset"
         ip link set lo up 2>/dev/null || true
         ip -o link show lo | grep -q 'UP' || die "loopback is down in this namespace and cannot be raised (need CAP_NET_ADMIN)"
+        no_time_wait
         return
     fi
     is_root || die "creating network namespace '$NETNS' needs root (or set PODSEARCH_NETNS= inside 'unshare -rn')"
@@ -93,6 +95,15 @@ ensure_netns() {
         ip netns add "$NETNS" || die "ip netns add $NETNS failed"
     fi
     ip netns exec "$NETNS" ip link set lo up || die "cannot bring up lo in netns $NETNS"
+    no_time_wait
+}
+
+# milvus-server picks its ports by test-binding them without SO_REUSEADDR, so a TIME-WAIT socket
+# left by the previous run's connections moves it silently to 19531 / 9092 and clients miss it.
+# In our private namespace (loopback only) TIME-WAIT protects nothing: switch it off there.
+no_time_wait() {
+    in_ns sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >/dev/null 2>&1 \
+        || say "netns: could not set net.ipv4.tcp_max_tw_buckets=0 (a quick Milvus restart may wait for TIME-WAIT)"
 }
 
 port_in_use() { in_ns ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
@@ -248,8 +259,8 @@ SQL
         || pg_psql_admin -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_USER" || die "CREATE DATABASE $PG_DB failed"
     # vector is not a trusted extension: the superuser creates it; template1 too, so databases
     # that tests create (CREATEDB) have it as well.
-    pg_psql_admin -d "$PG_DB" -c "CREATE EXTENSION IF NOT EXISTS vector" || die "CREATE EXTENSION vector failed"
-    pg_psql_admin -d template1 -c "CREATE EXTENSION IF NOT EXISTS vector" || die "CREATE EXTENSION vector (template1) failed"
+    pg_psql_admin -d "$PG_DB" -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" || die "CREATE EXTENSION vector failed"
+    pg_psql_admin -d template1 -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" || die "CREATE EXTENSION vector (template1) failed"
     # Check as the client will connect: TCP, password auth.
     local ver
     ver="$(PGPASSWORD="$pass" in_ns "$PG_BIN/psql" -X -tA -h 127.0.0.1 -p "$port" -U "$PG_USER" -d "$PG_DB" \
@@ -330,15 +341,33 @@ milvus_start() {
     for p in "$MILVUS_PORT" "$MILVUS_HEALTH_PORT"; do
         port_in_use "$p" && die "port $p is already taken in netns '${NETNS:-<current>}' (another Milvus? set PODSEARCH_NETNS to another name)"
     done
-    mkdir -p "$MILVUS_DATA"
+    # Any socket still on these ports (TIME-WAIT) would make milvus-server pick other ports.
+    local tw_deadline=$((SECONDS + 70))
+    while in_ns ss -Htan "( sport = :$MILVUS_PORT or sport = :$MILVUS_HEALTH_PORT )" | grep -q .; do
+        [ $SECONDS -lt $tw_deadline ] || die "sockets on ports $MILVUS_PORT/$MILVUS_HEALTH_PORT did not clear within 70 s"
+        [ -n "${tw_said:-}" ] || { say "milvus: waiting for old connections on $MILVUS_PORT/$MILVUS_HEALTH_PORT to clear (TIME-WAIT, up to 60 s)"; tw_said=1; }
+        sleep 1
+    done
+    # Data is kept across stop/start (restart on old data measured 6-10 s, also after SIGKILL);
+    # PODSEARCH_MILVUS_FRESH=1 starts an empty server instead.
+    if [ "${PODSEARCH_MILVUS_FRESH:-0}" = 1 ] && [ -d "$MILVUS_DATA/data" ]; then
+        say "milvus: PODSEARCH_MILVUS_FRESH=1: removing the previous run's data and logs in $MILVUS_DATA"
+        rm -rf "$MILVUS_DATA/data" "$MILVUS_DATA/logs" "$MILVUS_DATA/run"
+    fi
+    mkdir -p "$MILVUS_DATA/run" /run/milvus
     say "milvus: starting milvus-server --data $MILVUS_DATA (netns '${NETNS:-<current>}', log $MILVUS_LOG)"
     # setsid: its own session and process group, so stop can signal the whole tree; the shell
     # records its own PID and then becomes milvus-server (exec), so the PID is the server's.
+    # unshare -m + bind mount: Milvus locks the fixed path /run/milvus/standalone.pid, which would
+    # let only one instance run per machine; each instance gets its own /run/milvus instead.
     rm -f "$MILVUS_PID_FILE"
+    : >"$MILVUS_LOG"
     # A simple command (not the in_ns function) so that no helper subshell stays behind as parent.
     local ns_prefix=()
     [ -z "$NETNS" ] || ns_prefix=(ip netns exec "$NETNS")
-    "${ns_prefix[@]}" setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$MILVUS_PID_FILE" \
+    "${ns_prefix[@]}" setsid unshare -m --propagation private bash -c \
+        'mount --bind "$1" /run/milvus || exit 97; echo $$ >"$2"; shift 2; exec "$@"' _ \
+        "$MILVUS_DATA/run" "$MILVUS_PID_FILE" \
         "$MILVUS_VENV/bin/milvus-server" --data "$MILVUS_DATA" \
         --extra-config "common.session.ttl=$MILVUS_SESSION_TTL" >>"$MILVUS_LOG" 2>&1 </dev/null &
     local deadline=$((SECONDS + WAIT_S))
@@ -349,10 +378,14 @@ milvus_start() {
         fi
         if [ $SECONDS -ge $deadline ]; then
             milvus_stop || true
-            die "milvus: /healthz did not answer within ${WAIT_S}s, see $MILVUS_LOG"
+            die "milvus: /healthz did not answer within ${WAIT_S}s, see $MILVUS_LOG and $MILVUS_DATA/logs/"
         fi
         sleep 1
     done
+    if ! port_in_use "$MILVUS_PORT"; then
+        milvus_stop || true
+        die "milvus: healthy, but nothing listens on $MILVUS_PORT (milvus-server chose other ports, see $MILVUS_DATA/configs/milvus.yaml)"
+    fi
     say "milvus: healthy on 127.0.0.1:$MILVUS_PORT (pid $(milvus_pid), $((SECONDS - t0)) s)"
 }
 
