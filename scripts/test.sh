@@ -31,6 +31,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ "$(id -u)" = 0 ] && [ "$(uname -s)" = Linux ] && [ "${PODSEARCH_SKIP_SERVERS:-}" != 1 ]; then
     bash scripts/servers.sh install pg
     bash scripts/servers.sh start pg
+    trap 'bash scripts/servers.sh stop pg >/dev/null 2>&1 || true' EXIT  # started here: stop it
     pg_env="$(bash scripts/servers.sh env)"
     eval "$pg_env"
     export PODSEARCH_TEST_PG_URL="$PODSEARCH_TEST_PG_SOCKET_URL" PODSEARCH_TEST_REQUIRE_SERVERS=1
@@ -40,4 +41,6 @@ if [ "$(id -u)" = 0 ] && [ "$(uname -s)" = Linux ] && [ "${PODSEARCH_SKIP_SERVER
 elif [ "${CI:-}" = true ]; then
     echo "test.sh: not root on Linux: the PostgreSQL (server) tests will be skipped" >&2
 fi
-exec .venv/bin/python -m pytest -m "not slow" "$@"
+rc=0
+.venv/bin/python -m pytest -m "not slow" "$@" || rc=$?
+exit "$rc"
