@@ -21,6 +21,7 @@ and the query keeps the default weights.
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 import threading
@@ -69,9 +70,12 @@ class QueryClassifier:
         if self._identifier is None:
             with self._lock:
                 if self._identifier is None:
-                    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+                    from podsearch.catalog.clean import _language_identifier
 
-                    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                    # A shallow copy of the catalog's identifier: set_languages rebinds its
+                    # arrays, so the copy is restricted and the shared one is not, and the
+                    # model (0.3 s to unpickle) is read once per process.
+                    ident = copy.copy(_language_identifier())
                     known = set(ident.nb_classes)
                     ident.set_languages([x for x in self.languages if x in known] or ["en"])
                     self._identifier = ident
