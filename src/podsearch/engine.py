@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
 
 HUB_PROBES = 2000  # query-like probes (episode titles) for hubness scores
+# Reads check the index generation at most this often (seconds): the documented bound on how
+# late a server sees another process's committed write is this plus one index reload.
+REFRESH_INTERVAL = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class Podsearch:
     space, so an index built with one is searched with another.
     ``create=False`` opens an existing index only: IndexNotFoundError when the index holds no
     catalog yet, and nothing is written (the CLI passes it everywhere but ``ingest``).
+    ``refresh_interval``: reads check the index generation at most this often (seconds), so
+    a write committed by another process is seen at most this plus one index reload later.
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class Podsearch:
         commit_every: int = 2048,
         catalog_dir: str | Path | None = None,
         create: bool = True,
+        refresh_interval: float = REFRESH_INTERVAL,
     ) -> None:
         self.location = open_location(index_dir, catalog_dir=catalog_dir)
         self.index_dir = self.location.local_dir
@@ -129,6 +135,9 @@ class Podsearch:
         self._write_lock = threading.RLock()
         self._lock = threading.RLock()
         self._commit_every = commit_every
+        self.refresh_interval = refresh_interval
+        self._seen_generation = self.store.generation()
+        self._checked_at = time.monotonic()
         self.searcher = Searcher(
             encoder=self.encoder,
             vectors=self._vector_index_for_search,
@@ -245,12 +254,15 @@ class Podsearch:
             source, fmt=fmt, mapping=mapping, id_prefix=id_prefix, language=language
         )
         with self._write_lock:
+            self.refresh(force=True)
             report = self.store.ingest(data)
+            self._bump()
         if not report.balanced:  # a bug, never an input problem: fail loudly
             raise RuntimeError(f"ingest counts do not add up: {report.to_dict()}")
         return report
 
     def episode(self, episode_id: str) -> Episode:
+        self.refresh()
         ep = self.store.get(episode_id)
         if ep is None:
             raise NotFoundError(f"no episode with id {episode_id!r} in {self.index_dir}")
@@ -259,8 +271,10 @@ class Podsearch:
     def delete(self, episode_ids: Sequence[str]) -> int:
         """Delete episodes from the store and both indexes; returns how many existed."""
         with self._write_lock:
+            self.refresh(force=True)
             found = self.store.delete(list(episode_ids))
             self._apply_tombstones()
+            self._bump()
         return len(found)
 
     def _apply_tombstones(self) -> int:
@@ -292,12 +306,15 @@ class Podsearch:
         """
         t_start = time.perf_counter()
         with self._write_lock:
+            self.refresh(force=True)
             enc = self.encoder()
             built = self.indexed_model
             rebuilt = rebuild or (built is not None and built != enc.name)
             if rebuilt:
                 self._reset_vectors(enc.dim)
             deleted = self._apply_tombstones()
+            if deleted:
+                self._bump()
             todo = self.store.dirty()
             vi = self.vector_index(enc.dim)
             kw = self.keyword_index()
@@ -334,9 +351,12 @@ class Podsearch:
                 vector_s, keyword_s = vector_s + t2 - t1, keyword_s + time.perf_counter() - t2
                 self.store.set_hub_scores(zip(ids, hub_scores(vecs, probes).tolist(), strict=True))
                 self.store.mark_indexed([(ep.episode_id, h) for ep, h in chunk])
+                self._bump()  # readers elsewhere now load this chunk from both indexes
                 done += len(chunk)
             if refresh_all:
                 self._refresh_hub_scores(vi, probes)
+            if rebuilt or refresh_all or not todo:
+                self._bump()
             self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
             self.searcher.reset_classifier()
             return IndexReport(
@@ -398,6 +418,7 @@ class Podsearch:
         filters: Filters | None = None,
     ) -> SearchResult:
         """Search in natural language (any language). Raises QueryError for bad input."""
+        self.refresh()
         return self.searcher.search_batch([query], k=k, offset=offset, mode=mode, filters=filters)[
             0
         ]
@@ -412,6 +433,7 @@ class Podsearch:
         filters: Filters | None = None,
     ) -> list[SearchResult]:
         """Search many queries at once (query encoding is batched)."""
+        self.refresh()
         return self.searcher.search_batch(queries, k=k, offset=offset, mode=mode, filters=filters)
 
     # -- recommend ----------------------------------------------------------------------
@@ -428,6 +450,7 @@ class Podsearch:
         """Episodes nearest to ``episode_id``'s stored vector ("more like this"), itself
         excluded; optionally not from its show, at most ``per_show`` per show. No model is
         loaded. NotFoundError for an unknown id."""
+        self.refresh()
         return self._recommender().similar(
             episode_id, k=k, offset=offset, exclude_same_show=exclude_same_show,
             per_show=per_show, filters=filters,
@@ -456,6 +479,7 @@ class Podsearch:
         ignored and reported in ``unknown_ids``; QueryError for an empty history,
         NotFoundError when no listened id is known.
         """
+        self.refresh()
         return self._recommender().recommend(
             history, k=k, offset=offset, strategy=strategy, half_life_days=half_life_days,
             now=now, skip_penalty=skip_penalty, max_interests=max_interests,
@@ -476,9 +500,68 @@ class Podsearch:
             )
         return self.vector_index()
 
+    # -- seeing other processes' writes ---------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """The index generation this handle's indexes reflect."""
+        return self._seen_generation
+
+    def _bump(self) -> None:
+        """Record a committed write; another process's write in between leaves this handle's
+        generation behind, so its next ``refresh`` reloads."""
+        new = self.store.bump_generation()
+        if new == self._seen_generation + 1:
+            self._seen_generation = new
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Reload the indexes if another process committed a write since they were read.
+
+        Cheap when nothing changed (one SQLite read, at most every ``refresh_interval``
+        seconds unless ``force``). Skipped while this handle is writing: its own writes
+        keep its indexes current. Returns whether it reloaded.
+        """
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.refresh_interval:
+            return False
+        self._checked_at = now
+        gen = self.store.generation()
+        if gen == self._seen_generation:
+            return False
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            self._reload()
+            self._seen_generation = gen
+            return True
+        finally:
+            self._write_lock.release()
+
+    def _reload(self) -> None:
+        model = self.store.get_meta("model")
+        dim = int(self.store.get_meta("dim") or 0)
+        with self._lock:
+            enc = self._encoder
+            if enc is not None and not self._encoder_given and not self._model_arg and model:
+                if enc.name != model:  # rebuilt elsewhere with another model: follow it
+                    self._encoder = None
+                    self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
+            vi = self._vectors
+            if vi is not None and dim and dim != vi.dim:
+                vi.close()
+                self._vectors = vi = None
+            kw = self._keywords
+        # Outside the component lock: searches go on over the old state while this loads.
+        for index in (vi, kw):
+            if index is not None and hasattr(index, "refresh"):
+                index.refresh()
+        self._backend_checked = False
+        self.searcher.refresh_classifier()
+
     # -- info ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
+        self.refresh()
         return {
+            "generation": self._seen_generation,
             "index_dir": str(self.index_dir),
             "index": self.location.display,
             "backend": self.location.kind,

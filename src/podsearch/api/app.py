@@ -209,6 +209,7 @@ def create_app(
             "shows": stats.get("shows"),
             "indexed": stats.get("indexed"),
             "model": stats.get("model"),
+            "generation": stats.get("generation"),
         }
 
     @app.get("/api/facets", response_model=FacetsOut, tags=["meta"], summary="Filter values")
