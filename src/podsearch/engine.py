@@ -35,6 +35,7 @@ from podsearch.search.searcher import FusionSettings, Searcher
 from podsearch.store import CatalogStore
 
 if TYPE_CHECKING:
+    from podsearch.catalog.base import CatalogData
     from podsearch.recommend import HistoryItem, Recommendations, Recommender
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,18 @@ class Podsearch:
         data = read_catalog(
             source, fmt=fmt, mapping=mapping, id_prefix=id_prefix, language=language
         )
+        return self._ingest_data(data)
+
+    def ingest_records(
+        self, records: Iterable[object], *, source: str = "api", language: str | None = None
+    ) -> IngestReport:
+        """Upsert episode records (dicts in the catalog's field names, as the write API
+        receives them) with the same cleaning and row accounting as ``ingest``."""
+        from podsearch.catalog.tabular import read_records
+
+        return self._ingest_data(read_records(records, source=source, language=language))
+
+    def _ingest_data(self, data: CatalogData) -> IngestReport:
         with self._write_lock:
             self.refresh(force=True)
             report = self.store.ingest(data)
@@ -541,10 +554,10 @@ class Podsearch:
         dim = int(self.store.get_meta("dim") or 0)
         with self._lock:
             enc = self._encoder
-            if enc is not None and not self._encoder_given and not self._model_arg and model:
-                if enc.name != model:  # rebuilt elsewhere with another model: follow it
-                    self._encoder = None
-                    self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
+            follows_index = not self._encoder_given and not self._model_arg
+            if enc is not None and follows_index and model and enc.name != model:
+                self._encoder = None  # rebuilt elsewhere with another model: follow it
+                self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
             vi = self._vectors
             if vi is not None and dim and dim != vi.dim:
                 vi.close()

@@ -7,8 +7,9 @@ their ``http_status``. Every error body is ``{"error": <type>, "detail": <messag
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from podsearch.api.auth import key_checker
 from podsearch.api.recommend import register as register_recommend
 from podsearch.api.schemas import (
     EpisodeOut,
@@ -32,6 +34,7 @@ from podsearch.api.schemas import (
     facet_list,
 )
 from podsearch.api.voice import add_voice_routes
+from podsearch.api.writes import register as register_writes
 from podsearch.encode import DEFAULT_BACKEND
 from podsearch.errors import PodsearchError
 
@@ -63,6 +66,14 @@ class SearchQuery(SearchRequest):
     model_config = ConfigDict(extra="ignore")
 
 
+_HTTP_ERROR_NAMES = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+}
+
+
 def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
 
@@ -88,12 +99,18 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[st
 
 
 def create_app(
-    engine: Podsearch, *, close_engine: bool = False, transcriber: SpeechToText | None = None
+    engine: Podsearch,
+    *,
+    close_engine: bool = False,
+    transcriber: SpeechToText | None = None,
+    api_keys: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the FastAPI app serving ``engine`` at ``/api`` and the web page at ``/``.
 
     ``close_engine``: close the engine when the app shuts down (when the app owns it).
     ``transcriber``: speech-to-text for spoken queries; None: whisper-base, loaded on first use.
+    ``api_keys``: the keys the write API accepts; None: ``app.state.settings.api_keys`` when
+    the CLI set it, else ``$PODSEARCH_API_KEYS`` (comma-separated). No key: writes are off.
     """
     # Engine reads are thread-safe (the store serialises its SQLite connection, the indexes
     # lock their own state), so plain ``def`` endpoints search concurrently in the thread pool.
@@ -117,6 +134,14 @@ def create_app(
     )
     app.state.engine = engine
 
+    def keys() -> Sequence[str]:
+        if api_keys is not None:
+            return api_keys
+        settings = getattr(app.state, "settings", None)
+        if settings is not None:
+            return tuple(settings.api_keys)
+        return [k.strip() for k in os.environ.get("PODSEARCH_API_KEYS", "").split(",")]
+
     @app.exception_handler(PodsearchError)
     async def _podsearch_error(_req: Request, exc: PodsearchError) -> JSONResponse:
         if exc.http_status >= 500:
@@ -130,7 +155,12 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_req: Request, exc: StarletteHTTPException) -> Response:
-        name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        name = {
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "NotFound",
+            405: "MethodNotAllowed",
+        }.get(exc.status_code, "HTTPError")
         return JSONResponse(
             {"error": name, "detail": str(exc.detail)},
             status_code=exc.status_code,
@@ -175,6 +205,7 @@ def create_app(
 
     # Before /api/episodes/{id}: its path parameter would swallow ".../similar".
     register_recommend(app, engine, ERROR_RESPONSES)
+    register_writes(app, engine, key_checker(keys))
 
     @app.get(
         "/api/episodes/{episode_id:path}",

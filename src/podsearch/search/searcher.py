@@ -258,11 +258,11 @@ class Searcher:
             live_d = [x for x in d_run if x[0] in eps]
             live_k = [x for x in k_run if x[0] in eps]
             lost = len(live_d) < len(d_run) or len(live_k) < len(k_run)
-            if lost and cut and len(set(i for i, _ in [*live_d, *live_k])) < need:
-                if depth < MAX_DEPTH:
-                    deeper = self._search([q], k, offset, mode, filters, min(depth * 4, MAX_DEPTH))
-                    results.append(deeper[0])
-                    continue
+            short = len({i for i, _ in [*live_d, *live_k]}) < need
+            if lost and cut and short and depth < MAX_DEPTH:
+                deeper = self._search([q], k, offset, mode, filters, min(depth * 4, MAX_DEPTH))
+                results.append(deeper[0])
+                continue
             d_run, k_run = live_d, live_k
             cos: dict[str, float] = {}
             if mode == "hybrid" and self.fusion.method == "convex":
