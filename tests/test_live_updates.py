@@ -130,3 +130,20 @@ def test_health_reports_live_counts_and_generation(reader: Podsearch):
     _until(lambda: client.get("/api/health").json()["generation"] > before["generation"])
     after = client.get("/api/health").json()
     assert after["episodes"] == 6 and after["indexed"] == 6
+
+
+def test_a_server_write_after_a_cli_write_keeps_both(reader: Podsearch, tmp_path: Path):
+    """The server's own write starts from what the CLI committed (no lost vectors)."""
+    new = tmp_path / "cli.jsonl"
+    row = {"episode_id": "c1", "title": "Volcano science", "show_id": "7",
+           "description": "Lava and magma.", "language": "en"}  # fmt: skip
+    new.write_text(json.dumps(row) + "\n")
+    _cli("ingest", "--index", str(reader.index_dir), "--catalog", str(new))
+    _cli("index", "--index", str(reader.index_dir), "--model", "fake", "--quiet")
+    reader.refresh_interval = 3600.0  # no read has refreshed: the write itself must
+    rec = {"episode_id": "s1", "title": "Glacier melt", "show_id": "7", "language": "en"}
+    assert reader.ingest_records([rec]).imported == 1
+    assert reader.build_index().encoded == 1
+    with Podsearch(reader.index_dir, model="fake", create=False) as fresh:
+        assert len(fresh.vector_index()) == 10 and len(fresh.keyword_index()) == 10
+        assert _ids(fresh.search("volcano lava", k=1, mode="dense")) == ["c1"]

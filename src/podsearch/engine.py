@@ -16,7 +16,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -134,6 +135,7 @@ class Podsearch:
         # Builds, ingests and deletes take the writer lock for their whole run; the component
         # lock only guards lazy creation, so searches never wait for an encoding build.
         self._write_lock = threading.RLock()
+        self._write_depth = 0
         self._lock = threading.RLock()
         self._commit_every = commit_every
         self.refresh_interval = refresh_interval
@@ -266,8 +268,7 @@ class Podsearch:
         return self._ingest_data(read_records(records, source=source, language=language))
 
     def _ingest_data(self, data: CatalogData) -> IngestReport:
-        with self._write_lock:
-            self.refresh(force=True)
+        with self._writing():
             report = self.store.ingest(data)
             self._bump()
         if not report.balanced:  # a bug, never an input problem: fail loudly
@@ -283,8 +284,7 @@ class Podsearch:
 
     def delete(self, episode_ids: Sequence[str]) -> int:
         """Delete episodes from the store and both indexes; returns how many existed."""
-        with self._write_lock:
-            self.refresh(force=True)
+        with self._writing():
             found = self.store.delete(list(episode_ids))
             self._apply_tombstones()
             self._bump()
@@ -318,8 +318,7 @@ class Podsearch:
         different model than the one the vectors were built with triggers a full re-encode.
         """
         t_start = time.perf_counter()
-        with self._write_lock:
-            self.refresh(force=True)
+        with self._writing():
             enc = self.encoder()
             built = self.indexed_model
             rebuilt = rebuild or (built is not None and built != enc.name)
@@ -526,6 +525,23 @@ class Podsearch:
         if new == self._seen_generation + 1:
             self._seen_generation = new
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the writer lock of this handle and, across processes, of the index directory
+        (a CLI ingest and a server's write API take turns), with the indexes reloaded first so
+        that this write starts from everything other processes committed."""
+        with self._write_lock:
+            self._write_depth += 1
+            try:
+                if self._write_depth > 1:
+                    yield
+                    return
+                with _dir_lock(self.index_dir / ".write.lock"):
+                    self.refresh(force=True)
+                    yield
+            finally:
+                self._write_depth -= 1
+
     def refresh(self, *, force: bool = False) -> bool:
         """Reload the indexes if another process committed a write since they were read.
 
@@ -601,6 +617,22 @@ class Podsearch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def _dir_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (blocking); a no-op where fcntl is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: writers in one process only
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _encode_in_batches(
