@@ -279,7 +279,7 @@ class Podsearch:
         self.refresh()
         ep = self.store.get(episode_id)
         if ep is None:
-            raise NotFoundError(f"no episode with id {episode_id!r} in {self.index_dir}")
+            raise NotFoundError(f"no episode with id {episode_id!r}")
         return ep
 
     def delete(self, episode_ids: Sequence[str]) -> int:

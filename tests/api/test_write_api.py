@@ -152,3 +152,35 @@ def test_searches_answer_while_an_index_build_runs(engine: Podsearch, client: Te
     assert time.monotonic() - t0 < 2
     release.set()
     assert _wait(client, job["job_id"])["status"] == "done"
+
+
+def test_access_log_is_one_json_line_without_query_text_or_key(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+):
+    import json
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="podsearch.access"):
+        client.get("/api/search", params={"q": "private words", "k": 2})
+        client.delete("/api/episodes/e1", headers=AUTH)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "podsearch.access"]
+    assert [(x["method"], x["path"], x["status"]) for x in lines] == [
+        ("GET", "/api/search", 200),
+        ("DELETE", "/api/episodes/e1", 200),
+    ]
+    assert all(isinstance(x["ms"], float) for x in lines)
+    assert "private" not in caplog.text and KEY not in caplog.text
+
+
+def test_public_errors_hold_no_server_paths(tmp_path, tiny_catalog):  # type: ignore[no-untyped-def]
+    from podsearch.encode.fake import FakeEncoder
+
+    with Podsearch(tmp_path / "idx", encoder=FakeEncoder(dim=64)) as ps:
+        ps.ingest(tiny_catalog)  # no vectors yet
+        client = TestClient(create_app(ps))
+        r = client.get("/api/search", params={"q": "sleep", "mode": "dense"})
+        assert (
+            r.status_code == 409 and str(tmp_path) not in r.text and "podsearch index" not in r.text
+        )
+        r = client.get("/api/episodes/nope")
+        assert r.status_code == 404 and str(tmp_path) not in r.text

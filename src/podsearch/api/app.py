@@ -6,6 +6,7 @@ their ``http_status``. Every error body is ``{"error": <type>, "detail": <messag
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from podsearch.voice.transcribe import SpeechToText
 
 log = logging.getLogger(__name__)
+# One JSON line per request (method, path, status, latency): no query text, no headers.
+access_log = logging.getLogger("podsearch.access")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -76,6 +79,21 @@ _HTTP_ERROR_NAMES = {
 
 def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
+
+
+def _public_message(exc: PodsearchError) -> str:
+    """What a caller of the public API may read: input errors as they are; the server's
+    state (paths, operator commands) replaced by what the caller can do."""
+    from podsearch.errors import IndexNotFoundError, IndexStateError
+
+    if isinstance(exc, IndexStateError | IndexNotFoundError):
+        return (
+            "the search index on this server cannot answer this request yet (it has no "
+            "vectors or needs rebuilding); try keyword mode, or again later"
+        )
+    if exc.http_status >= 500:
+        return "the server cannot answer this request now; try again later"
+    return str(exc)
 
 
 def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
@@ -143,10 +161,11 @@ def create_app(
         return [k.strip() for k in os.environ.get("PODSEARCH_API_KEYS", "").split(",")]
 
     @app.exception_handler(PodsearchError)
-    async def _podsearch_error(_req: Request, exc: PodsearchError) -> JSONResponse:
-        if exc.http_status >= 500:
-            log.error("podsearch error: %s", exc)
-        return _error(exc.http_status, type(exc).__name__, str(exc))
+    async def _podsearch_error(req: Request, exc: PodsearchError) -> JSONResponse:
+        public = _public_message(exc)
+        if public != str(exc):  # paths and operator hints go to the log, not to the page
+            log.error("%s %s: %s: %s", req.method, req.url.path, type(exc).__name__, exc)
+        return _error(exc.http_status, type(exc).__name__, public)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -231,7 +250,7 @@ def create_app(
             stats = engine.stats()
         except PodsearchError as exc:
             return JSONResponse(
-                {"status": "error", "error": type(exc).__name__, "detail": str(exc)},
+                {"status": "error", "error": type(exc).__name__, "detail": _public_message(exc)},
                 status_code=503,
             )
         return {
@@ -256,7 +275,8 @@ def create_app(
     def page() -> Response:
         index = STATIC_DIR / "index.html"
         if not index.is_file():
-            return _error(404, "NotFound", f"the web page is not installed ({index})")
+            log.error("the web page is not installed: %s is missing", index)
+            return _error(404, "NotFound", "the web page is not installed on this server")
         return FileResponse(
             index,
             media_type="text/html; charset=utf-8",
@@ -270,9 +290,24 @@ def create_app(
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+        t0 = time.perf_counter()
+        status = 500
+        try:
+            response: Response = await call_next(request)
+            status = response.status_code
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            return response
+        finally:
+            access_log.info(
+                json.dumps(
+                    {
+                        "method": request.method,
+                        "path": request.url.path,  # never the query string: it holds queries
+                        "status": status,
+                        "ms": round((time.perf_counter() - t0) * 1000.0, 2),
+                    }
+                )
+            )
 
     return app
 
