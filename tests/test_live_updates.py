@@ -147,3 +147,30 @@ def test_a_server_write_after_a_cli_write_keeps_both(reader: Podsearch, tmp_path
     with Podsearch(reader.index_dir, model="fake", create=False) as fresh:
         assert len(fresh.vector_index()) == 10 and len(fresh.keyword_index()) == 10
         assert _ids(fresh.search("volcano lava", k=1, mode="dense")) == ["c1"]
+
+
+def test_an_http_write_on_one_server_is_seen_by_another(reader: Podsearch):
+    """Two servers on one index: writes through A's API show up in B's answers."""
+    from fastapi.testclient import TestClient
+
+    from podsearch.api.app import create_app
+
+    with Podsearch(reader.index_dir, model="fake", create=False) as other:
+        a = TestClient(create_app(other, api_keys=["k"]))
+        b = TestClient(create_app(reader))
+        auth = {"Authorization": "Bearer k"}
+        row = {"title": "Octopus intelligence", "description": "How octopuses solve puzzles.",
+               "show_id": "9", "language": "en"}  # fmt: skip
+        assert a.put("/api/episodes/n1", json=row, headers=auth).status_code == 200
+        job = a.post("/api/index", headers=auth).json()["job_id"]
+        _until(lambda: a.get(f"/api/jobs/{job}", headers=auth).json()["status"] == "done", 30)
+
+        def seen() -> bool:
+            r = b.get("/api/search", params={"q": "octopus puzzles", "mode": "dense", "k": 1})
+            return [h["episode_id"] for h in r.json()["hits"]] == ["n1"]
+
+        print(f"HTTP write seen by the other server after {_until(seen):.3f} s")
+        assert a.delete("/api/episodes/e4", headers=auth).status_code == 200
+        _until(lambda: b.get("/api/health").json()["episodes"] == 8)
+        r = b.get("/api/search", params={"q": "sourdough bread baking", "mode": "dense", "k": 3})
+        assert len(r.json()["hits"]) == 3 and "e4" not in r.text
