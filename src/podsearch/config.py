@@ -86,6 +86,7 @@ _ENV = {
     "PODSEARCH_THREADS": "threads",
     "PODSEARCH_HOST": "host",
     "PODSEARCH_PORT": "port",
+    "PODSEARCH_API_KEYS": "api_keys",  # comma-separated
 }
 _TYPES: dict[str, type] = {
     "index": Path,

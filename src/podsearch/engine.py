@@ -16,7 +16,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from podsearch.search.searcher import FusionSettings, Searcher
 from podsearch.store import CatalogStore
 
 if TYPE_CHECKING:
+    from podsearch.catalog.base import CatalogData
     from podsearch.recommend import HistoryItem, Recommendations, Recommender
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ ProgressFn = Callable[[int, int], None]
 
 TOP_SHOWS = 20  # shows listed by stats() and /api/facets
 HUB_PROBES = 2000  # query-like probes (episode titles) for hubness scores
+# Reads check the index generation at most this often (seconds): the documented bound on how
+# late a server sees another process's committed write is this plus one index reload.
+REFRESH_INTERVAL = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,8 @@ class Podsearch:
     space, so an index built with one is searched with another.
     ``create=False`` opens an existing index only: IndexNotFoundError when the index holds no
     catalog yet, and nothing is written (the CLI passes it everywhere but ``ingest``).
+    ``refresh_interval``: reads check the index generation at most this often (seconds), so
+    a write committed by another process is seen at most this plus one index reload later.
     """
 
     def __init__(
@@ -104,6 +111,7 @@ class Podsearch:
         commit_every: int = 2048,
         catalog_dir: str | Path | None = None,
         create: bool = True,
+        refresh_interval: float = REFRESH_INTERVAL,
     ) -> None:
         self.location = open_location(index_dir, catalog_dir=catalog_dir)
         self.index_dir = self.location.local_dir
@@ -129,8 +137,12 @@ class Podsearch:
         # Builds, ingests and deletes take the writer lock for their whole run; the component
         # lock only guards lazy creation, so searches never wait for an encoding build.
         self._write_lock = threading.RLock()
+        self._write_depth = 0
         self._lock = threading.RLock()
         self._commit_every = commit_every
+        self.refresh_interval = refresh_interval
+        self._seen_generation = self.store.generation()
+        self._checked_at = time.monotonic()
         self.searcher = Searcher(
             encoder=self.encoder,
             vectors=self._vector_index_for_search,
@@ -246,23 +258,38 @@ class Podsearch:
         data = read_catalog(
             source, fmt=fmt, mapping=mapping, id_prefix=id_prefix, language=language
         )
-        with self._write_lock:
+        return self._ingest_data(data)
+
+    def ingest_records(
+        self, records: Iterable[object], *, source: str = "api", language: str | None = None
+    ) -> IngestReport:
+        """Upsert episode records (dicts in the catalog's field names, as the write API
+        receives them) with the same cleaning and row accounting as ``ingest``."""
+        from podsearch.catalog.tabular import read_records
+
+        return self._ingest_data(read_records(records, source=source, language=language))
+
+    def _ingest_data(self, data: CatalogData) -> IngestReport:
+        with self._writing():
             report = self.store.ingest(data)
+            self._bump()
         if not report.balanced:  # a bug, never an input problem: fail loudly
             raise RuntimeError(f"ingest counts do not add up: {report.to_dict()}")
         return report
 
     def episode(self, episode_id: str) -> Episode:
+        self.refresh()
         ep = self.store.get(episode_id)
         if ep is None:
-            raise NotFoundError(f"no episode with id {episode_id!r} in {self.index_dir}")
+            raise NotFoundError(f"no episode with id {episode_id!r}")
         return ep
 
     def delete(self, episode_ids: Sequence[str]) -> int:
         """Delete episodes from the store and both indexes; returns how many existed."""
-        with self._write_lock:
+        with self._writing():
             found = self.store.delete(list(episode_ids))
             self._apply_tombstones()
+            self._bump()
         return len(found)
 
     def _apply_tombstones(self) -> int:
@@ -293,13 +320,15 @@ class Podsearch:
         different model than the one the vectors were built with triggers a full re-encode.
         """
         t_start = time.perf_counter()
-        with self._write_lock:
+        with self._writing():
             enc = self.encoder()
             built = self.indexed_model
             rebuilt = rebuild or (built is not None and built != enc.name)
             if rebuilt:
                 self._reset_vectors(enc.dim)
             deleted = self._apply_tombstones()
+            if deleted:
+                self._bump()
             todo = self.store.dirty()
             vi = self.vector_index(enc.dim)
             kw = self.keyword_index()
@@ -336,9 +365,12 @@ class Podsearch:
                 vector_s, keyword_s = vector_s + t2 - t1, keyword_s + time.perf_counter() - t2
                 self.store.set_hub_scores(zip(ids, hub_scores(vecs, probes).tolist(), strict=True))
                 self.store.mark_indexed([(ep.episode_id, h) for ep, h in chunk])
+                self._bump()  # readers elsewhere now load this chunk from both indexes
                 done += len(chunk)
             if refresh_all:
                 self._refresh_hub_scores(vi, probes)
+            if rebuilt or refresh_all or not todo:
+                self._bump()
             self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
             self.searcher.reset_classifier()
             return IndexReport(
@@ -400,6 +432,7 @@ class Podsearch:
         filters: Filters | None = None,
     ) -> SearchResult:
         """Search in natural language (any language). Raises QueryError for bad input."""
+        self.refresh()
         filters = self.check_filters(filters)
         return self.searcher.search_batch([query], k=k, offset=offset, mode=mode, filters=filters)[
             0
@@ -415,6 +448,7 @@ class Podsearch:
         filters: Filters | None = None,
     ) -> list[SearchResult]:
         """Search many queries at once (query encoding is batched)."""
+        self.refresh()
         filters = self.check_filters(filters)
         return self.searcher.search_batch(queries, k=k, offset=offset, mode=mode, filters=filters)
 
@@ -432,6 +466,7 @@ class Podsearch:
         """Episodes nearest to ``episode_id``'s stored vector ("more like this"), itself
         excluded; optionally not from its show, at most ``per_show`` per show. No model is
         loaded. NotFoundError for an unknown id."""
+        self.refresh()
         filters = self.check_filters(filters)
         return self._recommender().similar(
             episode_id, k=k, offset=offset, exclude_same_show=exclude_same_show,
@@ -461,6 +496,7 @@ class Podsearch:
         ignored and reported in ``unknown_ids``; QueryError for an empty history,
         NotFoundError when no listened id is known.
         """
+        self.refresh()
         filters = self.check_filters(filters)
         return self._recommender().recommend(
             history, k=k, offset=offset, strategy=strategy, half_life_days=half_life_days,
@@ -487,9 +523,85 @@ class Podsearch:
             )
         return self.vector_index()
 
+    # -- seeing other processes' writes ---------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """The index generation this handle's indexes reflect."""
+        return self._seen_generation
+
+    def _bump(self) -> None:
+        """Record a committed write; another process's write in between leaves this handle's
+        generation behind, so its next ``refresh`` reloads."""
+        new = self.store.bump_generation()
+        if new == self._seen_generation + 1:
+            self._seen_generation = new
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the writer lock of this handle and, across processes, of the index directory
+        (a CLI ingest and a server's write API take turns), with the indexes reloaded first so
+        that this write starts from everything other processes committed."""
+        with self._write_lock:
+            self._write_depth += 1
+            try:
+                if self._write_depth > 1:
+                    yield
+                    return
+                with _dir_lock(self.index_dir / ".write.lock"):
+                    self.refresh(force=True)
+                    yield
+            finally:
+                self._write_depth -= 1
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Reload the indexes if another process committed a write since they were read.
+
+        Cheap when nothing changed (one SQLite read, at most every ``refresh_interval``
+        seconds unless ``force``). Skipped while this handle is writing: its own writes
+        keep its indexes current. Returns whether it reloaded.
+        """
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.refresh_interval:
+            return False
+        self._checked_at = now
+        gen = self.store.generation()
+        if gen == self._seen_generation:
+            return False
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            self._reload()
+            self._seen_generation = gen
+            return True
+        finally:
+            self._write_lock.release()
+
+    def _reload(self) -> None:
+        model = self.store.get_meta("model")
+        dim = int(self.store.get_meta("dim") or 0)
+        with self._lock:
+            enc = self._encoder
+            follows_index = not self._encoder_given and not self._model_arg
+            if enc is not None and follows_index and model and enc.name != model:
+                self._encoder = None  # rebuilt elsewhere with another model: follow it
+                self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
+            vi = self._vectors
+            if vi is not None and dim and dim != vi.dim:
+                vi.close()
+                self._vectors = vi = None
+            kw = self._keywords
+        # Outside the component lock: searches go on over the old state while this loads.
+        for index in (vi, kw):
+            if index is not None and hasattr(index, "refresh"):
+                index.refresh()
+        self._backend_checked = False
+        self.searcher.refresh_classifier()
+
     # -- info ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
+        self.refresh()
         return {
+            "generation": self._seen_generation,
             "index_dir": str(self.index_dir),
             "index": self.location.display,
             "backend": self.location.kind,
@@ -520,6 +632,22 @@ class Podsearch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def _dir_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (blocking); a no-op where fcntl is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: writers in one process only
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _encode_in_batches(

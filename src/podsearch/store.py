@@ -144,6 +144,22 @@ class CatalogStore:
             (key, value),
         )
 
+    # -- generation (readers in other processes poll it to see committed writes) --------
+    @_locked
+    def generation(self) -> int:
+        """The index generation: bumped by every writer after its changes are committed."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    @_locked
+    def bump_generation(self) -> int:
+        """Increment the generation atomically (one statement, any number of processes)."""
+        row = self._db.execute(
+            "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) DO UPDATE "
+            "SET value=CAST(CAST(value AS INTEGER) + 1 AS TEXT) RETURNING value"
+        ).fetchone()
+        return int(row[0])
+
     # -- ingest -------------------------------------------------------------------------
     @_locked
     def ingest(self, data: CatalogData) -> IngestReport:

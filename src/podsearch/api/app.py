@@ -6,9 +6,11 @@ their ``http_status``. Every error body is ``{"error": <type>, "detail": <messag
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from podsearch.api.auth import key_checker
 from podsearch.api.recommend import register as register_recommend
 from podsearch.api.schemas import (
     EpisodeOut,
@@ -32,6 +35,7 @@ from podsearch.api.schemas import (
     facet_list,
 )
 from podsearch.api.voice import add_voice_routes
+from podsearch.api.writes import register as register_writes
 from podsearch.encode import DEFAULT_BACKEND
 from podsearch.errors import PodsearchError
 
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
     from podsearch.voice.transcribe import SpeechToText
 
 log = logging.getLogger(__name__)
+# One JSON line per request (method, path, status, latency): no query text, no headers.
+access_log = logging.getLogger("podsearch.access")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -63,8 +69,31 @@ class SearchQuery(SearchRequest):
     model_config = ConfigDict(extra="ignore")
 
 
+_HTTP_ERROR_NAMES = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+}
+
+
 def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
+
+
+def _public_message(exc: PodsearchError) -> str:
+    """What a caller of the public API may read: input errors as they are; the server's
+    state (paths, operator commands) replaced by what the caller can do."""
+    from podsearch.errors import IndexNotFoundError, IndexStateError
+
+    if isinstance(exc, IndexStateError | IndexNotFoundError):
+        return (
+            "the search index on this server cannot answer this request yet (it has no "
+            "vectors or needs rebuilding); try keyword mode, or again later"
+        )
+    if exc.http_status >= 500:
+        return "the server cannot answer this request now; try again later"
+    return str(exc)
 
 
 def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
@@ -88,12 +117,18 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[st
 
 
 def create_app(
-    engine: Podsearch, *, close_engine: bool = False, transcriber: SpeechToText | None = None
+    engine: Podsearch,
+    *,
+    close_engine: bool = False,
+    transcriber: SpeechToText | None = None,
+    api_keys: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the FastAPI app serving ``engine`` at ``/api`` and the web page at ``/``.
 
     ``close_engine``: close the engine when the app shuts down (when the app owns it).
     ``transcriber``: speech-to-text for spoken queries; None: whisper-base, loaded on first use.
+    ``api_keys``: the keys the write API accepts; None: ``app.state.settings.api_keys`` when
+    the CLI set it, else ``$PODSEARCH_API_KEYS`` (comma-separated). No key: writes are off.
     """
     # Engine reads are thread-safe (the store serialises its SQLite connection, the indexes
     # lock their own state), so plain ``def`` endpoints search concurrently in the thread pool.
@@ -117,11 +152,20 @@ def create_app(
     )
     app.state.engine = engine
 
+    def keys() -> Sequence[str]:
+        if api_keys is not None:
+            return api_keys
+        settings = getattr(app.state, "settings", None)
+        if settings is not None:
+            return tuple(settings.api_keys)
+        return [k.strip() for k in os.environ.get("PODSEARCH_API_KEYS", "").split(",")]
+
     @app.exception_handler(PodsearchError)
-    async def _podsearch_error(_req: Request, exc: PodsearchError) -> JSONResponse:
-        if exc.http_status >= 500:
-            log.error("podsearch error: %s", exc)
-        return _error(exc.http_status, type(exc).__name__, str(exc))
+    async def _podsearch_error(req: Request, exc: PodsearchError) -> JSONResponse:
+        public = _public_message(exc)
+        if public != str(exc):  # paths and operator hints go to the log, not to the page
+            log.error("%s %s: %s: %s", req.method, req.url.path, type(exc).__name__, exc)
+        return _error(exc.http_status, type(exc).__name__, public)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -130,7 +174,12 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_req: Request, exc: StarletteHTTPException) -> Response:
-        name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        name = {
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "NotFound",
+            405: "MethodNotAllowed",
+        }.get(exc.status_code, "HTTPError")
         return JSONResponse(
             {"error": name, "detail": str(exc.detail)},
             status_code=exc.status_code,
@@ -175,6 +224,7 @@ def create_app(
 
     # Before /api/episodes/{id}: its path parameter would swallow ".../similar".
     register_recommend(app, engine, ERROR_RESPONSES)
+    register_writes(app, engine, key_checker(keys))
 
     @app.get(
         "/api/episodes/{episode_id:path}",
@@ -200,7 +250,7 @@ def create_app(
             stats = engine.stats()
         except PodsearchError as exc:
             return JSONResponse(
-                {"status": "error", "error": type(exc).__name__, "detail": str(exc)},
+                {"status": "error", "error": type(exc).__name__, "detail": _public_message(exc)},
                 status_code=503,
             )
         return {
@@ -209,6 +259,7 @@ def create_app(
             "shows": stats.get("shows"),
             "indexed": stats.get("indexed"),
             "model": stats.get("model"),
+            "generation": stats.get("generation"),
         }
 
     @app.get("/api/facets", response_model=FacetsOut, tags=["meta"], summary="Filter values")
@@ -226,7 +277,8 @@ def create_app(
     def page() -> Response:
         index = STATIC_DIR / "index.html"
         if not index.is_file():
-            return _error(404, "NotFound", f"the web page is not installed ({index})")
+            log.error("the web page is not installed: %s is missing", index)
+            return _error(404, "NotFound", "the web page is not installed on this server")
         return FileResponse(
             index,
             media_type="text/html; charset=utf-8",
@@ -240,9 +292,24 @@ def create_app(
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+        t0 = time.perf_counter()
+        status = 500
+        try:
+            response: Response = await call_next(request)
+            status = response.status_code
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            return response
+        finally:
+            access_log.info(
+                json.dumps(
+                    {
+                        "method": request.method,
+                        "path": request.url.path,  # never the query string: it holds queries
+                        "status": status,
+                        "ms": round((time.perf_counter() - t0) * 1000.0, 2),
+                    }
+                )
+            )
 
     return app
 

@@ -183,6 +183,9 @@ class HealthOut(BaseModel):
     shows: int | None = None
     indexed: int | None = None
     model: str | None = None
+    generation: int | None = Field(
+        None, description="Index generation: rises with every committed write (any process)."
+    )
     detail: str | None = None
 
 

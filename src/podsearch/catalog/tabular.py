@@ -448,6 +448,36 @@ def _jsonl_rows(
         yield where, obj, ""
 
 
+def read_records(
+    records: Iterable[object],
+    *,
+    source: str = "api",
+    id_prefix: str = "",
+    language: str | None = None,
+) -> CatalogData:
+    """Episode records already parsed from JSON (the write API's bodies), in the catalog's
+    field names (:data:`CANONICAL_FIELDS`): the same cleaning, ids and row accounting as a
+    JSONL file; a record that is not an object is skipped with its reason."""
+    rows = list(records)
+    b = CatalogBuilder(source, label=source, id_prefix=id_prefix, language=language)
+    keys: dict[str, None] = {}
+    for row in rows:
+        if isinstance(row, Mapping):
+            keys.update(dict.fromkeys(str(k) for k in row))
+    plan = plan_columns(keys or CANONICAL_FIELDS, None, source)
+
+    def triples() -> Iterator[tuple[str, Mapping[str, Any] | None, str]]:
+        for i, row in enumerate(rows, 1):
+            where = f"{source} record {i}"
+            if isinstance(row, Mapping):
+                yield where, row, ""
+            else:
+                yield where, None, f"malformed row: a JSON {type(row).__name__}, not an object"
+
+    _run(_TableReader(b, plan, source, source), triples())
+    return b.finish()
+
+
 # -- Parquet ---------------------------------------------------------------------------------
 
 

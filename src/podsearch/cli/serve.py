@@ -19,12 +19,27 @@ def _serve(s: Settings) -> None:
     import uvicorn
 
     app = create_app(engine, close_engine=True)
+    _log_access()
     app.state.settings = s  # the API keys, for the write API
     host, port = s.host, s.port
     err_console.print("loading the model and indexes…")
     app.state.engine.warm_up()
     console.print(f"podsearch web page: http://{host}:{port}/  (OpenAPI schema: /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _log_access() -> None:
+    """Access log lines (JSON, one per request) and server errors to stderr."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name, level in (("podsearch.access", logging.INFO), ("podsearch", logging.WARNING)):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = False
 
 
 def register(app: typer.Typer) -> None:

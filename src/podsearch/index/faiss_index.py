@@ -79,6 +79,7 @@ class FaissVectorIndex:
         self.exact_fraction, self.exact_max = exact_fraction, exact_max
         self.compact_fraction = compact_fraction
         self._lock = threading.RLock()
+        self._loaded_gen: str | None = None  # the generation directory this state came from
         self._reset()
         if load:
             self._load()
@@ -363,6 +364,7 @@ class FaissVectorIndex:
                 _fsync(f)
             os.replace(tmp, self.path / gen)
             _atomic_write(self.path / "CURRENT", gen)
+            self._loaded_gen = gen
             for old in self.path.glob("gen-*"):
                 if old.name != gen:
                     shutil.rmtree(old, ignore_errors=True)
@@ -376,7 +378,8 @@ class FaissVectorIndex:
         cur = self.path / "CURRENT"
         if not cur.exists():
             return
-        gen_dir = self.path / cur.read_text().strip()
+        gen_name = cur.read_text().strip()
+        gen_dir = self.path / gen_name
         try:
             state = json.loads((gen_dir / "state.json").read_text())
             if state.get("format") != _FORMAT:
@@ -417,6 +420,39 @@ class FaissVectorIndex:
         self._catv = _Vocab(state["categories"])
         self._slot = {self._ids[s]: int(s) for s in np.flatnonzero(self._alive[:n])}
         self._dirty = False
+        self._loaded_gen = gen_name
+
+    _STATE = (
+        "_hnsw", "_vecs", "_n", "_ids", "_slot", "_alive", "_lang", "_show", "_date", "_cats",
+        "_langs", "_shows", "_catv", "_cat_index", "_dirty", "_loaded_gen",
+    )  # fmt: skip
+
+    def refresh(self) -> bool:
+        """Load the committed generation when another process (or handle) wrote a newer one;
+        returns whether it did. Loads into a new object first, so searches keep running on
+        the old state until one swap; unsaved changes of this handle are dropped."""
+        cur = self.path / "CURRENT"
+        try:
+            gen = cur.read_text().strip()
+        except FileNotFoundError:
+            gen = None
+        if gen == self._loaded_gen:
+            return False
+        for _attempt in range(3):  # a writer may delete the generation we are reading
+            try:
+                fresh = FaissVectorIndex(
+                    self.path, self._dim, m=self.m, ef_construction=self.ef_construction,
+                    ef_search=self.ef_search, exact_fraction=self.exact_fraction,
+                    exact_max=self.exact_max, compact_fraction=self.compact_fraction,
+                )  # fmt: skip
+                break
+            except IndexStateError:
+                if _attempt == 2:
+                    raise
+        with self._lock:
+            for name in self._STATE:
+                setattr(self, name, getattr(fresh, name))
+        return True
 
     def close(self) -> None:
         pass

@@ -261,6 +261,11 @@ class TantivyKeywordIndex:
                 self._writer = None
             self._index.reload()
 
+    def refresh(self) -> bool:
+        """See what other processes committed (searches use the reloaded searcher)."""
+        self._index.reload()
+        return True
+
     def _filter_queries(self, filters: Filters) -> list[tantivy.Query]:
         qs: list[tantivy.Query] = []
         s = self._schema

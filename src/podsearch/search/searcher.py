@@ -25,6 +25,7 @@ from podsearch.search.spelling import did_you_mean
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
+MAX_DEPTH = 20_000  # the deepest a query searches to replace hits deleted since the index was read
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060\ufeff]")
 
 
@@ -160,6 +161,17 @@ class Searcher:
         with self._classifier_lock:
             self._classifier = None
 
+    def refresh_classifier(self) -> None:
+        """Drop the classifier only if the catalog's languages changed (making one loads the
+        language identifier: ~0.3 s)."""
+        with self._classifier_lock:
+            clf = self._classifier
+            if clf is None or self._languages is None:
+                return
+            langs = {x for x in self._languages() if x} | {"en"}
+            if set(clf.languages) != langs:
+                self._classifier = None
+
     def keyword_weight_for(
         self,
         query: str,
@@ -208,6 +220,18 @@ class Searcher:
         rescore = mode == "hybrid" or (mode == "dense" and self._dehub_on)
         # one candidate past the page tells whether another page exists
         depth = max(need + 1, self.fusion.depth) if rescore else need + 1
+        return self._search(cleaned, k, offset, mode, filters, depth)
+
+    def _search(
+        self,
+        cleaned: list[str],
+        k: int,
+        offset: int,
+        mode: str,
+        filters: Filters | None,
+        depth: int,
+    ) -> list[SearchResult]:
+        need = offset + k
         timings: dict[str, float] = {}
         dense: list[list[tuple[str, float]]] = [[] for _ in cleaned]
         qv = np.zeros((0, 0), dtype=np.float32)
@@ -237,6 +261,20 @@ class Searcher:
         results = []
         for qi, (q, d_run, k_run) in enumerate(zip(cleaned, dense, keyword, strict=True)):
             t0 = time.perf_counter()
+            # Episodes deleted from the store after the index was read (another process's
+            # delete, before this handle reloads) must not take result slots: drop them
+            # before fusing, and search deeper when a cut-off run lost some.
+            eps = self._lookup(list(dict.fromkeys(i for i, _ in [*d_run, *k_run])))
+            cut = len(d_run) >= depth or len(k_run) >= depth
+            live_d = [x for x in d_run if x[0] in eps]
+            live_k = [x for x in k_run if x[0] in eps]
+            lost = len(live_d) < len(d_run) or len(live_k) < len(k_run)
+            short = len({i for i, _ in [*live_d, *live_k]}) < need
+            if lost and cut and short and depth < MAX_DEPTH:
+                deeper = self._search([q], k, offset, mode, filters, min(depth * 4, MAX_DEPTH))
+                results.append(deeper[0])
+                continue
+            d_run, k_run = live_d, live_k
             weak = is_weak(mode, d_run, fuzzy[qi], functools.partial(self.word_share, q))
             cos: dict[str, float] = {}
             if mode == "hybrid" and self.fusion.method == "convex":
@@ -258,16 +296,15 @@ class Searcher:
                 w = self.keyword_weight_for(q, d_run, k_run)
                 ranked = convex_fusion(d_run, k_run, cos, keyword_weight=w)
             page = ranked[offset:need]
-            eps = self._lookup([i for i, _, _ in page])
-            hits = []
-            for n, (doc_id, score, ranks) in enumerate(page, start=offset + 1):
-                ep = eps.get(doc_id)
-                if ep is None:  # deleted from the store after the index was read
-                    continue
-                hits.append(make_hit(ep, q, score, n, ranks))
+            hits = [
+                make_hit(eps[doc_id], q, score, n, ranks)
+                for n, (doc_id, score, ranks) in enumerate(page, start=offset + 1)
+                if doc_id in eps
+            ]
             suggestion = None
             if fuzzy[qi]:
-                suggestion = did_you_mean(q, [f"{e.title} {e.description}" for e in eps.values()])
+                shown = [eps[i] for i, _, _ in page if i in eps]
+                suggestion = did_you_mean(q, [f"{e.title} {e.description}" for e in shown])
             t = dict(timings)
             t["fuse_hydrate_ms"] = (time.perf_counter() - t0) * 1000
             results.append(
