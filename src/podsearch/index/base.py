@@ -25,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from podsearch.errors import IndexStateError
 from podsearch.models import DocPayload, Filters
 
 
@@ -111,3 +112,21 @@ class KeywordIndex(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def upsert_batch(
+    ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[DocPayload], dim: int
+) -> tuple[np.ndarray, list[int]]:
+    """Every backend's upsert checks: the vectors as contiguous float32 and the positions to
+    write, in batch order, where the last occurrence of a repeated id wins. IndexStateError for
+    vectors of another dimension (the model changed), ValueError for lengths that differ."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise IndexStateError(
+            f"vectors have shape {vectors.shape}, the index holds {dim}-d vectors; "
+            "rebuild the index (podsearch index --rebuild) after changing the model"
+        )
+    if not (len(ids) == len(vectors) == len(payloads)):
+        raise ValueError("ids, vectors and payloads must have the same length")
+    last = {doc_id: i for i, doc_id in enumerate(ids)}
+    return vectors, sorted(last.values())

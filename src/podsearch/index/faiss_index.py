@@ -32,6 +32,7 @@ import faiss
 import numpy as np
 
 from podsearch.errors import IndexStateError
+from podsearch.index.base import upsert_batch
 from podsearch.models import DocPayload, Filters
 
 _NO_DATE = np.iinfo(np.int64).min
@@ -159,19 +160,9 @@ class FaissVectorIndex:
     def upsert(
         self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[DocPayload]
     ) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self._dim:
-            raise IndexStateError(
-                f"vectors have shape {vectors.shape}, the index holds {self._dim}-d vectors; "
-                "rebuild the index (podsearch index --rebuild) after changing the model"
-            )
-        if not (len(ids) == len(vectors) == len(payloads)):
-            raise ValueError("ids, vectors and payloads must have the same length")
-        if not len(ids):
+        vectors, order = upsert_batch(ids, vectors, payloads, self._dim)
+        if not order:
             return
-        # Last occurrence wins when a batch repeats an id.
-        last = {doc_id: i for i, doc_id in enumerate(ids)}
-        order = sorted(last.values())
         with self._lock:
             self._grow(len(order))
             start = self._n

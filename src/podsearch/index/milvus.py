@@ -47,7 +47,7 @@ import numpy as np
 
 from podsearch.errors import IndexStateError, MissingDependencyError, QueryError, ServerError
 from podsearch.index.backends import default_catalog_dir, redact
-from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
+from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex, upsert_batch
 from podsearch.models import DocPayload, Filters
 
 NO_DATE = -(2**62)  # pub_ts of an episode without a date: below every real bound
@@ -372,18 +372,9 @@ class MilvusVectorIndex:
     def upsert(
         self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[DocPayload]
     ) -> None:
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self._dim:
-            raise IndexStateError(
-                f"vectors have shape {vectors.shape}, the index holds {self._dim}-d vectors; "
-                "rebuild the index (podsearch index --rebuild) after changing the model"
-            )
-        if not (len(ids) == len(vectors) == len(payloads)):
-            raise ValueError("ids, vectors and payloads must have the same length")
-        last = {doc_id: i for i, doc_id in enumerate(ids)}  # last occurrence wins
+        vectors, order = upsert_batch(ids, vectors, payloads, self._dim)
         rows = [
-            {"id": ids[i], "vec": vectors[i].tolist(), **_payload_row(payloads[i])}
-            for i in sorted(last.values())
+            {"id": ids[i], "vec": vectors[i].tolist(), **_payload_row(payloads[i])} for i in order
         ]
         for s in range(0, len(rows), 1000):
             self.conn.call("upsert", self.coll, rows[s : s + 1000])

@@ -37,7 +37,7 @@ import numpy as np
 
 from podsearch.errors import IndexStateError, MissingDependencyError, QueryError, ServerError
 from podsearch.index.backends import redact
-from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
+from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex, upsert_batch
 from podsearch.models import DocPayload, Filters
 
 if TYPE_CHECKING:
@@ -301,19 +301,8 @@ class PgVectorIndex:
     def upsert(
         self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[DocPayload]
     ) -> None:
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self._dim:
-            raise IndexStateError(
-                f"vectors have shape {vectors.shape}, the index holds {self._dim}-d vectors; "
-                "rebuild the index (podsearch index --rebuild) after changing the model"
-            )
-        if not (len(ids) == len(vectors) == len(payloads)):
-            raise ValueError("ids, vectors and payloads must have the same length")
-        last = {doc_id: i for i, doc_id in enumerate(ids)}  # last occurrence wins
-        rows = [
-            (ids[i], _vec_text(vectors[i]), *_payload_row(payloads[i]))
-            for i in sorted(last.values())
-        ]
+        vectors, order = upsert_batch(ids, vectors, payloads, self._dim)
+        rows = [(ids[i], _vec_text(vectors[i]), *_payload_row(payloads[i])) for i in order]
         if not rows:
             return
         q = self.db.sql.SQL(
