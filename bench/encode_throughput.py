@@ -1,4 +1,4 @@
-"""Encoder throughput and quality: sentence-transformers PyTorch fp32 vs ONNX Runtime int8.
+"""Encoder throughput and quality: sentence-transformers PyTorch vs ONNX Runtime fp32 and int8.
 
 On the real Listen Notes sample (../shared/data/listennotes-2017-12-sample, 5,633 episodes) it
 measures, for each model/backend pair:
@@ -175,7 +175,7 @@ def run_config(
         cfg = json.loads((Path(model_dir) / "podsearch-onnx.json").read_text())
         rec["onnx_export_seconds"] = cfg.get("export_seconds")
         rec["onnx_model_mib"] = round(
-            (Path(model_dir) / "model_int8.onnx").stat().st_size / 2**20, 1
+            (Path(model_dir) / cfg.get("model_file", "model_int8.onnx")).stat().st_size / 2**20, 1
         )
     log(f"  loaded in {sw.s:.1f} s; throughput on {len(sample)} episodes x {args.repeats}")
     rec["throughput"] = throughput(enc, sample, args.repeats, args.batch_size)
@@ -215,7 +215,7 @@ def compare(results: list[dict[str, Any]]) -> None:
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
-        "# Encoder throughput: PyTorch fp32 vs ONNX Runtime int8",
+        "# Encoder throughput: PyTorch vs ONNX Runtime (fp32, int8)",
         "",
         f"- Date: {report['date']}",
         f"- Command: `{report['command']}`",
