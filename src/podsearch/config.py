@@ -50,6 +50,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: tuple[str, ...] = ()  # kept for the server's write API
+    # Host headers the server answers (DNS-rebinding protection); empty: the loopback names
+    # when bound to a loopback address, else every host (set them for a public server).
+    allowed_hosts: tuple[str, ...] = ()
     source: Path | None = None  # the config file read, if any
 
     def fusion(self) -> FusionSettings | None:
@@ -60,6 +63,16 @@ class Settings:
         from podsearch.search.searcher import FusionSettings
 
         return FusionSettings(**chosen)
+
+    def server_hosts(self) -> tuple[str, ...] | None:
+        """The Host headers the server accepts: ``allowed_hosts`` when set; the loopback names
+        when the server binds a loopback address (a page elsewhere cannot then reach it by
+        rebinding a domain of its own to 127.0.0.1); None (any) otherwise."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        if self.host in ("127.0.0.1", "localhost", "::1"):
+            return ("127.0.0.1", "localhost", "[::1]", "::1")
+        return None
 
     def export_environment(self) -> None:
         """Hand ``cache`` and ``threads`` to the code that reads $PODSEARCH_CACHE/_THREADS."""
@@ -77,7 +90,7 @@ _FUSION_KEYS = (
     "cross_lingual_keyword_weight",
     "title_keyword_weight",
 )
-_SERVER = {"host": "host", "port": "port", "api_keys": "api_keys"}
+_SERVER = {"host": "host", "port": "port", "api_keys": "api_keys", "allowed_hosts": "allowed_hosts"}
 _ENV = {
     "PODSEARCH_INDEX": "index",
     "PODSEARCH_MODEL": "model",
@@ -87,6 +100,7 @@ _ENV = {
     "PODSEARCH_HOST": "host",
     "PODSEARCH_PORT": "port",
     "PODSEARCH_API_KEYS": "api_keys",  # comma-separated
+    "PODSEARCH_ALLOWED_HOSTS": "allowed_hosts",  # comma-separated
 }
 _TYPES: dict[str, type] = {
     "index": Path,
@@ -101,6 +115,7 @@ _TYPES: dict[str, type] = {
     "host": str,
     "port": int,
     "api_keys": tuple,
+    "allowed_hosts": tuple,
 }
 
 

@@ -184,3 +184,28 @@ def test_public_errors_hold_no_server_paths(tmp_path, tiny_catalog):  # type: ig
         )
         r = client.get("/api/episodes/nope")
         assert r.status_code == 404 and str(tmp_path) not in r.text
+
+
+def test_a_server_bound_to_loopback_refuses_foreign_host_headers(tmp_path):  # type: ignore[no-untyped-def]
+    """DNS rebinding: a page on evil.example that resolves its name to 127.0.0.1 sends
+    Host: evil.example; the loopback server answers only its own names."""
+    from fastapi.testclient import TestClient
+
+    from podsearch.api import create_app
+    from podsearch.config import Settings
+    from podsearch.encode import FakeEncoder
+    from podsearch.engine import Podsearch
+
+    ps = Podsearch(tmp_path / "idx", encoder=FakeEncoder())
+    hosts = Settings(host="127.0.0.1").server_hosts()
+    assert hosts is not None and "localhost" in hosts
+    assert Settings(host="0.0.0.0").server_hosts() is None  # public: the operator sets them
+    assert Settings(host="0.0.0.0", allowed_hosts=("search.example",)).server_hosts() == (
+        "search.example",
+    )
+    app = create_app(ps, allowed_hosts=hosts)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/api/health").status_code in (200, 503)
+        assert c.get("/api/health", headers={"Host": "localhost:8000"}).status_code in (200, 503)
+        assert c.get("/api/health", headers={"Host": "evil.example"}).status_code == 400
+    ps.close()

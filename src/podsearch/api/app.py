@@ -122,6 +122,7 @@ def create_app(
     close_engine: bool = False,
     transcriber: SpeechToText | None = None,
     api_keys: Sequence[str] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the FastAPI app serving ``engine`` at ``/api`` and the web page at ``/``.
 
@@ -129,6 +130,8 @@ def create_app(
     ``transcriber``: speech-to-text for spoken queries; None: whisper-base, loaded on first use.
     ``api_keys``: the keys the write API accepts; None: ``app.state.settings.api_keys`` when
     the CLI set it, else ``$PODSEARCH_API_KEYS`` (comma-separated). No key: writes are off.
+    ``allowed_hosts``: the Host headers answered (others get 400), against DNS rebinding;
+    None: any (``podsearch serve`` passes ``Settings.server_hosts()``).
     """
     # Engine reads are thread-safe (the store serialises its SQLite connection, the indexes
     # lock their own state), so plain ``def`` endpoints search concurrently in the thread pool.
@@ -151,6 +154,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
+    if allowed_hosts is not None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     def keys() -> Sequence[str]:
         if api_keys is not None:

@@ -18,7 +18,7 @@ def _serve(s: Settings) -> None:
     engine = open_with(s)  # before importing the server: a wrong --index fails at once
     import uvicorn
 
-    app = create_app(engine, close_engine=True)
+    app = create_app(engine, close_engine=True, allowed_hosts=s.server_hosts())
     _log_access()
     app.state.settings = s  # the API keys, for the write API
     host, port = s.host, s.port
