@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,18 +177,20 @@ class Searcher:
         query: str,
         dense: Sequence[tuple[str, float]],
         keyword: Sequence[tuple[str, float]] = (),
+        episodes: Mapping[str, Episode] | None = None,
     ) -> float:
         """The keyword weight hybrid fusion gives this query, by its class (see
         ``search/querylang.py``): a query that is (nearly) the title of one of the top keyword
         hits gets ``title_keyword_weight``; a cross-lingual one ``cross_lingual_keyword_weight``;
-        any other ``keyword_weight``."""
+        any other ``keyword_weight``. ``episodes``: the candidates already looked up (else
+        they are fetched)."""
         f = self.fusion
         clf = self.classifier() if f.cross_lingual_keyword_weight is not None else None
         near = [i for i, _ in dense[: clf.neighbours]] if clf is not None else []
         top_kw = [i for i, _ in keyword[:3]] if f.title_keyword_weight is not None else []
         if not near and not top_kw:
             return f.keyword_weight
-        eps = self._lookup(list(dict.fromkeys(near + top_kw)))
+        eps = episodes if episodes is not None else self._lookup(list(dict.fromkeys(near + top_kw)))
         if f.title_keyword_weight is not None and is_title_query(
             query, [eps[i].title for i in top_kw if i in eps]
         ):
@@ -293,7 +295,7 @@ class Searcher:
                     [d_run, k_run], weights=[f.dense_weight, f.keyword_weight], k=f.k
                 )
             else:
-                w = self.keyword_weight_for(q, d_run, k_run)
+                w = self.keyword_weight_for(q, d_run, k_run, eps)
                 ranked = convex_fusion(d_run, k_run, cos, keyword_weight=w)
             page = ranked[offset:need]
             hits = [
