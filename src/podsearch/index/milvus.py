@@ -224,6 +224,14 @@ class MilvusConnection:
         """Reopened collections start released: load before search / query."""
         self.call("load_collection", name)
 
+    def ensure_collection(self, name: str, schema: Any, index_params: Any) -> None:
+        """Create the collection (Strong consistency) unless it exists, then load it."""
+        with self.lock:
+            if not self.collection_exists(name):
+                self.call("create_collection", name, schema=schema, index_params=index_params,
+                          consistency_level="Strong")  # fmt: skip
+        self.load(name)
+
     def count(self, name: str, filters: Filters | None = None) -> int:
         rows = self.call(
             "query", name, output_fields=["count(*)"], consistency_level="Strong",
@@ -360,11 +368,7 @@ class MilvusVectorIndex:
         ip.add_index("vec", index_type="HNSW", metric_type="COSINE",
                      params={"M": self.m, "efConstruction": self.ef_construction})  # fmt: skip
         _filter_indexes(self.conn, ip)
-        with self.conn.lock:
-            if not self.conn.collection_exists(self.coll):
-                self.conn.call("create_collection", self.coll, schema=schema, index_params=ip,
-                               consistency_level="Strong")  # fmt: skip
-        self.conn.load(self.coll)
+        self.conn.ensure_collection(self.coll, schema, ip)
 
     def __len__(self) -> int:
         return self.conn.count(self.coll)
@@ -507,11 +511,7 @@ class MilvusKeywordIndex:
         ip = self.conn.call("prepare_index_params")
         ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         _filter_indexes(self.conn, ip)
-        with self.conn.lock:
-            if not self.conn.collection_exists(self.coll):
-                self.conn.call("create_collection", self.coll, schema=schema, index_params=ip,
-                               consistency_level="Strong")  # fmt: skip
-        self.conn.load(self.coll)
+        self.conn.ensure_collection(self.coll, schema, ip)
 
     def __len__(self) -> int:
         return self.conn.count(self.coll)

@@ -175,6 +175,12 @@ class PgDatabase:
             for st in statements:
                 conn.execute(st)
 
+    def count(self, table: Any) -> int:
+        """Rows in ``table`` (an identifier from ``table()``)."""
+        with self.connection() as conn:
+            row = conn.execute(self.sql.SQL("SELECT count(*) FROM {}").format(table))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
     def close(self) -> None:
         self.pool.close()
 
@@ -294,9 +300,7 @@ class PgVectorIndex:
             self.db.create(conn, stmts)
 
     def __len__(self) -> int:
-        with self.db.connection() as conn:
-            row = conn.execute(self.db.sql.SQL("SELECT count(*) FROM {}").format(self._t))
-            return int(row.fetchone()[0])  # type: ignore[index]
+        return self.db.count(self._t)
 
     def upsert(
         self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[DocPayload]
@@ -427,9 +431,7 @@ class PgKeywordIndex:
             self.db.create(conn, stmts)
 
     def __len__(self) -> int:
-        with self.db.connection() as conn:
-            row = conn.execute(self.db.sql.SQL("SELECT count(*) FROM {}").format(self._t))
-            return int(row.fetchone()[0])  # type: ignore[index]
+        return self.db.count(self._t)
 
     def upsert(self, docs: Sequence[KeywordDoc]) -> None:
         from podsearch.index.tantivy_index import prepare_text
