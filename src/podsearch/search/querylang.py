@@ -62,10 +62,6 @@ class QueryClassifier:
         self._lock = threading.Lock()
         self._cache = functools.lru_cache(maxsize=4096)(self._detect)
 
-    @classmethod
-    def for_languages(cls, languages: Iterable[str], **kwargs: Any) -> QueryClassifier:
-        return cls(languages, **kwargs)
-
     def _ident(self) -> Any:
         if self._identifier is None:
             with self._lock:
@@ -83,7 +79,7 @@ class QueryClassifier:
 
     def _detect(self, query: str) -> tuple[str, float]:
         ident = self._ident()
-        with self._lock:  # set_languages state is shared; classify itself is cheap
+        with self._lock:  # py3langid promises no thread safety; classify is cheap
             lang, p = ident.classify(query)
         return str(lang), float(p)
 
@@ -92,8 +88,8 @@ class QueryClassifier:
         return self._cache(query)
 
     def classify(self, query: str, nearest: Sequence[tuple[str, str]]) -> str:
-        """``cross-lingual`` when the query's language is known with confidence and differs
-        from the language most of its ``nearest`` (episode id, language) pairs are in."""
+        """``cross-lingual`` when the query's language is known with confidence and its
+        ``nearest`` (episode id, language) pairs are in another language, by ``rule``."""
         lang, p = self.language(query)
         if p < self.min_confidence:
             return SAME_LANGUAGE
