@@ -6,12 +6,13 @@ served by two routes (``GET`` and ``POST /api/search``) would list only one of t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from starlette.routing import Match
 
 
-def allowed_methods(routes: Any, scope: dict[str, Any]) -> list[str]:
+def allowed_methods(routes: Iterable[Any], scope: MutableMapping[str, Any]) -> list[str]:
     """Every method some route in ``routes`` serves at ``scope``'s path, sorted."""
     methods: set[str] = set()
     for route in routes:
