@@ -366,11 +366,14 @@ class CatalogStore:
         last = ""
         while True:
             with self._lock:
-                rows = self._db.execute(
-                    f"SELECT {_EP_COLS} FROM episodes WHERE episode_id > ? ORDER BY episode_id "
-                    "LIMIT ?",
-                    (last, batch),
-                ).fetchall()
+                try:
+                    rows = self._db.execute(
+                        f"SELECT {_EP_COLS} FROM episodes WHERE episode_id > ? "
+                        "ORDER BY episode_id LIMIT ?",
+                        (last, batch),
+                    ).fetchall()
+                except sqlite3.DatabaseError as e:
+                    raise _storage_error(e, self.path) from e
             if not rows:
                 return
             for r in rows:
