@@ -147,12 +147,12 @@ def test_read_only_index_from_the_http_api(read_only: Path) -> None:
 
     from podsearch.api.app import create_app
 
-    with Podsearch(read_only, encoder=FakeEncoder(dim=64), create=False) as ps:
-        with TestClient(create_app(ps), raise_server_exceptions=False) as client:
-            r = client.get("/api/search", params={"q": "sourdough bread", "mode": "keyword"})
-            assert r.status_code == 200 and r.json()["hits"][0]["episode_id"] == "e4"
-            assert client.get("/api/health").json()["status"] == "ok"
-            assert client.get("/api/episodes/e4").status_code == 200
+    ps = Podsearch(read_only, encoder=FakeEncoder(dim=64), create=False)
+    with ps, TestClient(create_app(ps), raise_server_exceptions=False) as client:
+        r = client.get("/api/search", params={"q": "sourdough bread", "mode": "keyword"})
+        assert r.status_code == 200 and r.json()["hits"][0]["episode_id"] == "e4"
+        assert client.get("/api/health").json()["status"] == "ok"
+        assert client.get("/api/episodes/e4").status_code == 200
 
 
 # -- a damaged keyword index --------------------------------------------------------------
@@ -210,12 +210,12 @@ def test_damaged_keyword_index_over_http_is_an_error_not_zero_hits(engine: Podse
 
     engine.close()
     _remove_meta(engine.index_dir)
-    with Podsearch(engine.index_dir, encoder=FakeEncoder(dim=64), create=False) as ps:
-        with TestClient(create_app(ps), raise_server_exceptions=False) as client:
-            r = client.get("/api/search", params={"q": "sourdough bread", "mode": "keyword"})
-            assert r.status_code == DamagedIndexError.http_status
-            assert r.json()["error"] == "DamagedIndexError"
-            assert str(engine.index_dir) not in r.text  # no server path on the public page
+    ps = Podsearch(engine.index_dir, encoder=FakeEncoder(dim=64), create=False)
+    with ps, TestClient(create_app(ps), raise_server_exceptions=False) as client:
+        r = client.get("/api/search", params={"q": "sourdough bread", "mode": "keyword"})
+        assert r.status_code == DamagedIndexError.http_status
+        assert r.json()["error"] == "DamagedIndexError"
+        assert str(engine.index_dir) not in r.text  # no server path on the public page
 
 
 # -- a damaged catalog ----------------------------------------------------------------------

@@ -74,9 +74,7 @@ def _connect(path: Path) -> tuple[sqlite3.Connection, bool]:
         raise DamagedIndexError(f"{path.parent} is a file, not an index directory") from e
     except OSError as e:
         raise StorageError(f"cannot create the index directory {path.parent}: {e}") from e
-    writable = os.access(path.parent, os.W_OK) and (
-        not path.exists() or os.access(path, os.W_OK)
-    )
+    writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
     if path.parent.is_dir() and not writable:
         for mode in ("ro", "ro&immutable=1"):
             db = sqlite3.connect(
