@@ -2,14 +2,15 @@
 
 Rule (deterministic, see README.md):
 - c001-c099, the original queries, were already used for tuning: split = "tune".
-- c100 and later: sort by (corpus, kind, qid) and alternate along that list,
-  starting with "tune": tune, heldout, tune, heldout, ...
+- c100-c172 (second batch): sort by (corpus, kind, qid) and alternate along that
+  list, starting with "tune": tune, heldout, tune, heldout, ...
   Every corpus x kind stratum is therefore split evenly (odd strata differ by one),
   and the two halves differ by at most one query overall.
+- c173 and later (third batch): all "heldout". They were written after tuning had
+  stopped, so nothing was ever tuned on them.
 
-Note: adding queries later re-runs the alternation, so append new queries as a
-new block with its own rule rather than re-running this on a grown file if the
-held-out half must stay fixed.
+Each batch has its own rule, so re-running this on the grown file leaves the
+earlier assignments unchanged.
 
 Usage: python eval/queries/assign_split.py [path/to/curated.jsonl]
 """
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 FIRST_NEW = 100
+FIRST_HELDOUT_ONLY = 173
 
 
 def qnum(qid):
@@ -25,13 +27,15 @@ def qnum(qid):
 
 
 def assign(rows):
-    new = sorted((r for r in rows if qnum(r["qid"]) >= FIRST_NEW),
+    new = sorted((r for r in rows if FIRST_NEW <= qnum(r["qid"]) < FIRST_HELDOUT_ONLY),
                  key=lambda r: (r["corpus"], r["kind"], qnum(r["qid"])))
     for i, r in enumerate(new):
         r["split"] = "tune" if i % 2 == 0 else "heldout"
     for r in rows:
         if qnum(r["qid"]) < FIRST_NEW:
             r["split"] = "tune"
+        elif qnum(r["qid"]) >= FIRST_HELDOUT_ONLY:
+            r["split"] = "heldout"
     return rows
 
 
