@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from podsearch.errors import IndexStateError, MissingDependencyError, QueryError, ServerError
-from podsearch.index.backends import default_catalog_dir, redact
+from podsearch.index.backends import LocalCatalog, default_catalog_dir, redact
 from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex, upsert_batch
 from podsearch.models import DocPayload, Filters
 
@@ -560,7 +560,7 @@ class MilvusKeywordIndex:
         pass
 
 
-class MilvusLocation:
+class MilvusLocation(LocalCatalog):
     """Vectors (and, on Milvus >= 2.5 or Lite, BM25 keywords) in Milvus; the catalog in
     ``local_dir``. On an older server the keyword index is the embedded tantivy one in
     ``local_dir/keyword`` (see the module docstring)."""

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -37,7 +37,13 @@ import numpy as np
 
 from podsearch.errors import IndexStateError, MissingDependencyError, QueryError, ServerError
 from podsearch.index.backends import redact
-from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex, upsert_batch
+from podsearch.index.base import (
+    CatalogStore,
+    KeywordDoc,
+    KeywordIndex,
+    VectorIndex,
+    upsert_batch,
+)
 from podsearch.models import DocPayload, Filters
 
 if TYPE_CHECKING:
@@ -89,7 +95,7 @@ def split_url(url: str) -> tuple[str, str]:
 class PgDatabase:
     """One connection pool per location, shared by its vector and keyword indexes."""
 
-    def __init__(self, url: str, *, max_size: int = 4, connect_timeout: int = 5) -> None:
+    def __init__(self, url: str, *, max_size: int = 8, connect_timeout: int = 5) -> None:
         self.sql = _sql()
         import psycopg
         from psycopg_pool import ConnectionPool
@@ -114,6 +120,7 @@ class PgDatabase:
             name=f"podsearch-{self.name}",
         )  # fmt: skip
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def _ensure_vector(self, conn: psycopg.Connection[Any]) -> tuple[int, ...]:
         ext = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
@@ -156,14 +163,45 @@ class PgDatabase:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; inside ``transaction()`` on this thread, that transaction's
+        connection (so a caller's own ``conn.transaction()`` becomes a savepoint in it)."""
         import psycopg
         from psycopg_pool import PoolTimeout
 
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
         try:
             with self.pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise self.error(e) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction for every call on this thread until the block ends: the catalog,
+        vector and keyword writes of one index chunk commit together or not at all."""
+        if getattr(self._local, "conn", None) is not None:
+            yield  # nested: the outer block commits
+            return
+        with self.connection() as conn, conn.transaction():
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def advisory_lock(self, key: str) -> Iterator[None]:
+        """A session-level advisory lock on ``key`` for the block (blocking): one writer per
+        index across every process and host that uses this database."""
+        with self.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
     def table(self, suffix: str) -> sql.Identifier:
         return self.sql.Identifier(f"{self.name}_{suffix}")
@@ -505,7 +543,8 @@ class PgKeywordIndex:
 
 
 class PostgresLocation:
-    """Vectors and keywords in one PostgreSQL database; the catalog in ``local_dir``."""
+    """Catalog, vectors and keywords in one PostgreSQL database: no local state
+    (``local_dir`` is never created), so API replicas can share the database."""
 
     kind = "postgresql"
 
@@ -531,6 +570,24 @@ class PostgresLocation:
 
     def open_keywords(self) -> KeywordIndex:
         return PgKeywordIndex(self.db())
+
+    def has_catalog(self) -> bool:
+        from podsearch.index.pg_catalog import schema_version
+
+        return schema_version(self.db()) > 0
+
+    def open_catalog(self) -> CatalogStore:
+        from podsearch.index.pg_catalog import PgCatalogStore
+
+        return PgCatalogStore(self.db())
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """A PostgreSQL advisory lock: one writer per index across processes and hosts."""
+        db = self.db()
+        return db.advisory_lock(f"podsearch-write:{db.name}")
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self.db().transaction()
 
     def check(self) -> None:
         """Connect once: ServerError (one line, no password) when the server cannot be used."""
