@@ -63,9 +63,22 @@ def replicas(tmp_path: Path, tiny_catalog: Path) -> Iterator[tuple[Any, Any, Pat
             port = _free_port()
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "podsearch.cli", "serve", "--index", url,
-                     "--model", "fake", "--port", str(port)],
-                    cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    [
+                        sys.executable,
+                        "-m",
+                        "podsearch.cli",
+                        "serve",
+                        "--index",
+                        url,
+                        "--model",
+                        "fake",
+                        "--port",
+                        str(port),
+                    ],
+                    cwd=home,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
                 )  # fmt: skip
             )
             clients.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
