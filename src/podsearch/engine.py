@@ -115,7 +115,10 @@ class Podsearch:
     ) -> None:
         self.location = open_location(index_dir, catalog_dir=catalog_dir)
         self.index_dir = self.location.local_dir
-        if not create and not self.location.has_catalog():  # a server: ServerError first
+        if not create and not self.location.has_catalog():
+            check = getattr(self.location, "check", None)
+            if check is not None:  # a server: say first when it cannot be reached at all
+                check()
             shown = self.location.display
             raise IndexNotFoundError(
                 f"no index at {shown}: create one with "
