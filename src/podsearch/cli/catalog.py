@@ -92,17 +92,19 @@ def register(app: typer.Typer) -> None:
                 id_prefix=id_prefix,
                 language=language,
             )
-            index = ps.index_dir
-            reports = index / "reports"
-            reports.mkdir(parents=True, exist_ok=True)
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-            path = reports / f"ingest-{stamp}.json"
-            path.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
+            shown = ps.location.display
+            path = None  # a server location keeps nothing on local disk: --json has it all
+            if ps.location.local_files:
+                reports = ps.index_dir / "reports"
+                reports.mkdir(parents=True, exist_ok=True)
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+                path = reports / f"ingest-{stamp}.json"
+                path.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
         if as_json:
             typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:
             print_ingest_report(report, path)
-            err_console.print(f"next: podsearch index --index {index}")
+            err_console.print(f"next: podsearch index --index {shown}")
 
     @app.command()
     def delete(

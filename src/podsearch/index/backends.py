@@ -41,6 +41,7 @@ class IndexLocation(Protocol):
     kind: str  # "embedded", "postgresql", ...
     display: str  # for messages and stats: never holds a password
     local_dir: Path  # the SQLite catalog and hub probes (unused, never made, for PostgreSQL)
+    local_files: bool  # whether anything lives in local_dir (False: nothing on local disk)
 
     def has_catalog(self) -> bool:
         """Whether a catalog exists here (a server location connects: ServerError if it
@@ -136,6 +137,7 @@ class LocalCatalog:
     """A SQLite catalog in ``local_dir`` with a file lock for writers (embedded, Milvus)."""
 
     local_dir: Path
+    local_files = True
 
     def has_catalog(self) -> bool:
         return (self.local_dir / "catalog.sqlite").is_file()

@@ -547,6 +547,7 @@ class PostgresLocation:
     (``local_dir`` is never created), so API replicas can share the database."""
 
     kind = "postgresql"
+    local_files = False
 
     def __init__(self, url: str, local_dir: Path) -> None:
         split_url(url)  # a bad index name fails now, before any connection
