@@ -65,9 +65,11 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE {t}_tombstones (episode_id text PRIMARY KEY)",
         "CREATE TABLE {t}_hubness (episode_id text PRIMARY KEY, score double precision NOT NULL)",
     ],
-    [  # 2: hubness probes in the database (no file on the API node) and a dirty-row index
+    [  # 2: hubness probes in the database (no file on the API node); the paging order
+        # (byte order, as SQLite's: COLLATE "C") indexed, for all rows and for dirty ones
         "CREATE TABLE {t}_blobs (key text PRIMARY KEY, value bytea NOT NULL)",
-        "CREATE INDEX {t}_episodes_dirty ON {t}_episodes (episode_id) "
+        'CREATE INDEX {t}_episodes_c ON {t}_episodes (episode_id COLLATE "C")',
+        'CREATE INDEX {t}_episodes_dirty ON {t}_episodes (episode_id COLLATE "C") '
         "WHERE indexed_hash IS DISTINCT FROM content_hash",
     ],
 ]
