@@ -7,6 +7,7 @@ Marked ``server``; skipped without PODSEARCH_TEST_PG_URL (see tests/index/test_c
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from podsearch.catalog import read_catalog
 from podsearch.errors import IndexStateError
 from podsearch.index.base import CatalogStore
 from podsearch.store import SqliteCatalogStore
-from tests.index.test_congruence import _drop_pg, _pg_url, needs_pg
+from tests.index.test_congruence import HAVE_LITE, _drop_pg, _pg_url, needs_pg
 
 pytestmark = [pytest.mark.server, needs_pg]
 
@@ -204,3 +205,34 @@ def test_an_index_chunk_is_one_transaction(
         monkeypatch.undo()
         assert ps.build_index().encoded == 8
         assert ps.store.count_indexed() == 8 and len(ps.vector_index()) == 8 and len(kw) == 8
+
+
+# -- Milvus + a PostgreSQL catalog (the pairing for several API replicas) ------------------
+@pytest.mark.skipif(not HAVE_LITE, reason="no milvus-lite")
+def test_milvus_with_the_catalog_in_postgresql(
+    pg_name: str, tmp_path: Path, tiny_catalog: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli.test_cli import run
+
+    db_file = tmp_path / "lite.db"
+    milvus = f"milvus-lite://{db_file}?index={pg_name}"
+    monkeypatch.setenv("PODSEARCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PODSEARCH_CATALOG", _pg_url(pg_name))  # the one config line
+    assert run(capsys, "ingest", "--catalog", str(tiny_catalog), "--index", milvus)[0] == 0
+    code, out, err = run(capsys, "index", "--index", milvus, "--model", "fake", "-q")
+    assert code == 0 and "8 in the index" in out, err
+    code, out, _ = run(capsys, "search", "sourdough bread", "--index", milvus, "--json")
+    assert code == 0 and json.loads(out)["hits"][0]["episode_id"] == "e4"
+    # The catalog is in PostgreSQL, nothing beside the Lite file or in PODSEARCH_HOME.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog", "lite.db"]
+    db = _db(pg_name)
+    try:
+        with db.connection() as conn:
+            n = conn.execute(f'SELECT count(*) FROM "{pg_name}_episodes"').fetchone()
+            indexed = conn.execute(
+                f'SELECT count(*) FROM "{pg_name}_episodes" WHERE indexed_hash = content_hash'
+            ).fetchone()
+        assert (n[0], indexed[0]) == (8, 8)
+        assert "vectors" not in _tables(db, pg_name)  # the vectors stay in Milvus
+    finally:
+        db.close()

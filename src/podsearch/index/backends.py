@@ -71,7 +71,7 @@ class IndexLocation(Protocol):
     def close(self) -> None: ...
 
 
-Opener = Callable[[str, Path | None], IndexLocation]
+Opener = Callable[[str, "Path | str | None"], IndexLocation]  # catalog: a dir or a URL
 _OPENERS: dict[str, Opener] = {}
 _FILE_SCHEMES = {"milvus-lite"}  # scheme:///absolute/path: no host
 
@@ -130,7 +130,10 @@ def open_location(location: str | Path, *, catalog_dir: str | Path | None = None
             f"unknown index location scheme {scheme!r} in {redact(str(location))}: use a "
             f"directory or one of {known}"
         )
-    return opener(str(location), Path(catalog_dir) if catalog_dir else None)
+    catalog: Path | str | None = None
+    if catalog_dir:
+        catalog = str(catalog_dir) if url_scheme(catalog_dir) else Path(catalog_dir)
+    return opener(str(location), catalog)
 
 
 class LocalCatalog:
@@ -198,13 +201,15 @@ class EmbeddedLocation(LocalCatalog):
         pass
 
 
-def _open_postgres(url: str, catalog_dir: Path | None) -> IndexLocation:
+def _open_postgres(url: str, catalog_dir: Path | str | None) -> IndexLocation:
     from podsearch.index.postgres import PostgresLocation
 
-    return PostgresLocation(url, catalog_dir or default_catalog_dir(url))  # the dir: unused
+    # The catalog is in the database itself; local_dir is unused (never made).
+    local = catalog_dir if isinstance(catalog_dir, Path) else default_catalog_dir(url)
+    return PostgresLocation(url, local)
 
 
-def _open_milvus(url: str, catalog_dir: Path | None) -> IndexLocation:
+def _open_milvus(url: str, catalog_dir: Path | str | None) -> IndexLocation:
     from podsearch.index.milvus import open_milvus
 
     return open_milvus(url, catalog_dir)

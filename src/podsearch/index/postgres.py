@@ -95,7 +95,10 @@ def split_url(url: str) -> tuple[str, str]:
 class PgDatabase:
     """One connection pool per location, shared by its vector and keyword indexes."""
 
-    def __init__(self, url: str, *, max_size: int = 8, connect_timeout: int = 5) -> None:
+    def __init__(
+        self, url: str, *, max_size: int = 8, connect_timeout: int = 5, vectors: bool = True
+    ) -> None:
+        """``vectors=False``: a catalog-only database (beside Milvus), no pgvector needed."""
         self.sql = _sql()
         import psycopg
         from psycopg_pool import ConnectionPool
@@ -112,7 +115,7 @@ class PgDatabase:
         kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": connect_timeout}
         try:
             with psycopg.connect(self.conninfo, **kwargs) as conn:
-                self.pgvector = self._ensure_vector(conn)
+                self.pgvector = self._ensure_vector(conn) if vectors else ()
         except psycopg.OperationalError as e:
             raise self.error(e) from None
         self.pool = ConnectionPool(
@@ -542,35 +545,22 @@ class PgKeywordIndex:
         pass
 
 
-class PostgresLocation:
-    """Catalog, vectors and keywords in one PostgreSQL database: no local state
-    (``local_dir`` is never created), so API replicas can share the database."""
+class PgCatalogHost:
+    """The catalog part of a location in a PostgreSQL database: a ``CatalogStore`` and the
+    writers' advisory lock. PostgresLocation has one; a Milvus location paired with a
+    PostgreSQL catalog (``catalog=postgresql://...``) has one of its own."""
 
-    kind = "postgresql"
-    local_files = False
-
-    def __init__(self, url: str, local_dir: Path) -> None:
+    def __init__(self, url: str, *, vectors: bool = True) -> None:
         split_url(url)  # a bad index name fails now, before any connection
-        self.url = url
-        self.display = redact(url)
-        self.local_dir = local_dir
+        self.url, self.vectors = url, vectors
         self._db: PgDatabase | None = None
         self._lock = threading.Lock()
 
     def db(self) -> PgDatabase:
         with self._lock:
             if self._db is None:
-                self._db = PgDatabase(self.url)
+                self._db = PgDatabase(self.url, vectors=self.vectors)
             return self._db
-
-    def open_vectors(self, dim: int, *, fresh: bool = False) -> VectorIndex:
-        idx = PgVectorIndex(self.db(), dim, load=not fresh)
-        if fresh:
-            idx.reset(dim)
-        return idx
-
-    def open_keywords(self) -> KeywordIndex:
-        return PgKeywordIndex(self.db())
 
     def has_catalog(self) -> bool:
         from podsearch.index.pg_catalog import schema_version
@@ -587,6 +577,34 @@ class PostgresLocation:
         db = self.db()
         return db.advisory_lock(f"podsearch-write:{db.name}")
 
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+class PostgresLocation(PgCatalogHost):
+    """Catalog, vectors and keywords in one PostgreSQL database: no local state
+    (``local_dir`` is never created), so API replicas can share the database."""
+
+    kind = "postgresql"
+    local_files = False
+
+    def __init__(self, url: str, local_dir: Path) -> None:
+        super().__init__(url)
+        self.display = redact(url)
+        self.local_dir = local_dir
+
+    def open_vectors(self, dim: int, *, fresh: bool = False) -> VectorIndex:
+        idx = PgVectorIndex(self.db(), dim, load=not fresh)
+        if fresh:
+            idx.reset(dim)
+        return idx
+
+    def open_keywords(self) -> KeywordIndex:
+        return PgKeywordIndex(self.db())
+
     def transaction(self) -> AbstractContextManager[None]:
         return self.db().transaction()
 
@@ -594,9 +612,3 @@ class PostgresLocation:
         """Connect once: ServerError (one line, no password) when the server cannot be used."""
         with self.db().connection() as conn:
             conn.execute("SELECT 1")
-
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
