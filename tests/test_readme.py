@@ -26,13 +26,14 @@ import podsearch
 from podsearch.voice import FakeTranscriber
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = README.parent / "docs" / "GUIDE.md"
 DEMO = Path(podsearch.__file__).resolve().parent / "data" / "demo"
 ID_SHIFT = 5000
 
 
-def blocks(lang: str) -> list[tuple[int, str]]:
+def blocks(lang: str, doc: Path = README) -> list[tuple[int, str]]:
     """(line number, code) of each fenced block in ``lang``."""
-    out, lines = [], README.read_text(encoding="utf-8").splitlines()
+    out, lines = [], doc.read_text(encoding="utf-8").splitlines()
     start = None
     for n, line in enumerate(lines, start=1):
         if start is None and line.strip() == f"```{lang}":
@@ -100,19 +101,21 @@ def _commands() -> dict[str, set[str]]:
     }
 
 
-def test_command_lines_name_real_commands_and_options() -> None:
+@pytest.mark.parametrize(("doc", "at_least"), [(README, 15), (GUIDE, 4)], ids=["README", "GUIDE"])
+def test_command_lines_name_real_commands_and_options(doc: Path, at_least: int) -> None:
     commands = _commands()
     checked = 0
-    for line, code in blocks("bash"):
+    for line, code in blocks("bash", doc):
         text = re.sub(r"\\\n", " ", code)  # join continued lines
-        for cmd_line in text.splitlines():
+        for cmd_line in re.split(r"\n|&&|;", text):
             cmd_line = cmd_line.split(" #", 1)[0].strip()
             if not cmd_line.startswith("podsearch "):
                 continue
             words = shlex.split(cmd_line)
-            assert words[1] in commands, f"README.md:{line}: unknown command {words[1]!r}"
+            where = f"{doc.name}:{line}"
+            assert words[1] in commands, f"{where}: unknown command {words[1]!r}"
             flags = {w.split("=", 1)[0] for w in words[2:] if w.startswith("-")}
             unknown = flags - commands[words[1]]
-            assert not unknown, f"README.md:{line}: podsearch {words[1]} has no {unknown}"
+            assert not unknown, f"{where}: podsearch {words[1]} has no {unknown}"
             checked += 1
-    assert checked >= 15
+    assert checked >= at_least

@@ -14,7 +14,10 @@ in ``catalog_dir``.
 
 from __future__ import annotations
 
+import errno
 import logging
+import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,7 +31,14 @@ import numpy as np
 
 from podsearch.encode import DEFAULT_BACKEND
 from podsearch.encode.base import Encoder
-from podsearch.errors import IndexNotFoundError, IndexStateError, NotFoundError
+from podsearch.errors import (
+    DamagedIndexError,
+    IndexNotFoundError,
+    IndexStateError,
+    NotFoundError,
+    PodsearchError,
+    StorageError,
+)
 from podsearch.index.backends import open_location
 from podsearch.index.base import CatalogStore, KeywordDoc, KeywordIndex, VectorIndex
 from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchResult
@@ -115,6 +125,10 @@ class Podsearch:
     ) -> None:
         self.location = open_location(index_dir, catalog_dir=catalog_dir)
         self.index_dir = self.location.local_dir
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise IndexStateError(
+                f"{self.location.display} is a file, not an index directory: give a directory"
+            )
         if not create and not self.location.has_catalog():
             check = getattr(self.location, "check", None)
             if check is not None:  # a server: say first when it cannot be reached at all
@@ -124,7 +138,10 @@ class Podsearch:
                 f"no index at {shown}: create one with "
                 f"podsearch ingest --index {shown} --catalog CATALOG"
             )
-        self.store: CatalogStore = self.location.open_catalog()
+        try:  # a local location makes its directory here
+            self.store: CatalogStore = self.location.open_catalog()
+        except OSError as e:
+            raise StorageError(f"cannot create the index directory {self.index_dir}: {e}") from e
         self._encoder = encoder
         self._model_arg = model
         self._backend = backend
@@ -228,10 +245,59 @@ class Podsearch:
             )  # fmt: skip
 
     def keyword_index(self) -> KeywordIndex:
+        """The keyword index; DamagedIndexError when it is unreadable or holds fewer
+        documents than the catalog says are indexed (a keyword search would silently miss
+        them): ``build_index`` rebuilds it."""
         with self._lock:
             if self._keywords is None:
-                self._keywords = self.location.open_keywords()
+                kw = self.location.open_keywords()
+                problem = self._keyword_shortfall(kw)
+                if problem:
+                    kw.close()
+                    raise DamagedIndexError(problem)
+                self._keywords = kw
             return self._keywords
+
+    def _keyword_shortfall(self, kw: KeywordIndex) -> str:
+        """Why ``kw`` cannot be trusted ('' when it can): every episode marked indexed has a
+        document (a build commits the keyword index before marking episodes indexed)."""
+        indexed, held = self.store.count_indexed(), len(kw)
+        if held >= indexed:
+            return ""
+        return (
+            f"the keyword index of {self.location.display} holds {held} documents but "
+            f"{indexed} episodes are indexed (it was damaged or replaced): rebuild it with "
+            f"podsearch index --index {self.location.display} (the vectors are kept)"
+        )
+
+    def _repair_keywords(self) -> int:
+        """Re-create a damaged keyword index from the catalog (no encoding); returns how
+        many episodes it re-added. Called by ``build_index``."""
+        with self._lock:
+            try:
+                kw = self.location.open_keywords()
+            except DamagedIndexError:
+                discard = getattr(self.location, "discard_keywords", None)
+                if discard is None:
+                    raise
+                log.warning("discarding the damaged keyword index of %s", self.location.display)
+                discard()
+                kw = self.location.open_keywords()
+            if not self._keyword_shortfall(kw):
+                self._keywords = kw
+                return 0
+            kw.reset()
+            batch: list[KeywordDoc] = []
+            n = 0
+            for ep in self.store.iter_episodes():
+                batch.append(KeywordDoc(ep.episode_id, ep.title, ep.text, DocPayload.of(ep)))
+                if len(batch) >= self._commit_every:
+                    kw.upsert(batch)
+                    n, batch = n + len(batch), []
+            kw.upsert(batch)
+            kw.commit()
+            self._keywords = kw
+            return n + len(batch)
 
     def warm_up(self) -> None:
         """Load the model and open the indexes now, so the first query is not the slow one."""
@@ -330,6 +396,8 @@ class Podsearch:
                 self._bump()
             todo = self.store.dirty()
             vi = self.vector_index(enc.dim)
+            if self._keywords is None and self._repair_keywords():
+                log.warning("rebuilt the keyword index of %s", self.location.display)
             kw = self.keyword_index()
             self.store.set_meta("model", enc.name)
             self.store.set_meta("dim", str(enc.dim))
@@ -543,6 +611,11 @@ class Podsearch:
         """Hold the writer lock of this handle and, across processes, of the index directory
         (a CLI ingest and a server's write API take turns), with the indexes reloaded first so
         that this write starts from everything other processes committed."""
+        if self.store.read_only:
+            raise StorageError(
+                f"the index at {self.location.display} is read-only: searching works, but "
+                "ingest, index and delete need write access"
+            )
         with self._write_lock:
             self._write_depth += 1
             try:
@@ -552,6 +625,13 @@ class Podsearch:
                 with self.location.write_lock():
                     self.refresh(force=True)
                     yield
+            except PodsearchError:
+                raise
+            except (OSError, RuntimeError, ValueError) as e:
+                err = _disk_error(e, self.location.display, self.index_dir)
+                if err is None:
+                    raise
+                raise err from e
             finally:
                 self._write_depth -= 1
 
@@ -600,9 +680,19 @@ class Podsearch:
         self.searcher.refresh_classifier()
 
     # -- info ---------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """What is wrong with the index that searches would not say themselves ([] when
+        nothing is): a damaged keyword index."""
+        try:
+            self.keyword_index()
+        except DamagedIndexError as e:
+            return [str(e)]
+        return []
+
     def stats(self) -> dict[str, Any]:
         self.refresh()
         return {
+            "problems": self.problems(),
             "generation": self._seen_generation,
             "index_dir": str(self.index_dir),
             "index": self.location.display,
@@ -634,6 +724,37 @@ class Podsearch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+_DISK_WORDS = ("No space left", "Disk quota", "Read-only file system", "write error")
+# numpy's tofile reports a short write as "N requested and M written" (no errno)
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
+def _disk_error(e: BaseException, where: str, directory: Path) -> StorageError | None:
+    """A StorageError naming the cause when ``e`` is the disk refusing a write (full,
+    read-only, failing), else None. FAISS, tantivy and numpy report some of these as
+    RuntimeError, ValueError or an OSError without errno, with the OS message inside."""
+    text = str(e)
+    if isinstance(e, OSError) and e.errno in _DISK_ERRNOS:
+        cause = e.strerror or text
+        if e.filename:
+            cause += f" ({e.filename})"
+    elif any(w in text for w in _DISK_WORDS):
+        cause = next(w for w in _DISK_WORDS if w in text)
+    elif isinstance(e, OSError) and _SHORT_WRITE.search(text):
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError:
+            free = -1
+        cause = f"a short write ({text}; {free // 1024} KiB free there): the disk is full"
+    else:
+        return None
+    return StorageError(
+        f"cannot write the index at {where}: {cause}. What was committed before is kept and "
+        "the index stays searchable; free some space (or make it writable) and re-run"
+    )
 
 
 def _encode_in_batches(

@@ -82,3 +82,16 @@ class ServerError(PodsearchError):
 
     exit_code = 7
     http_status = 503
+
+
+class DamagedIndexError(IndexStateError):
+    """A part of the index directory is unreadable (a keyword index without its meta.json, a
+    catalog that is not a SQLite database); ``podsearch index`` rebuilds what it can."""
+
+
+class StorageError(PodsearchError):
+    """The disk refused a write: full, read-only or failing. What was committed before is
+    kept; the message names the cause and the path."""
+
+    exit_code = 8
+    http_status = 503

@@ -25,7 +25,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from podsearch.catalog.base import CatalogData
-from podsearch.errors import QueryError
+from podsearch.catalog.clean import safe_url
+from podsearch.errors import DamagedIndexError, QueryError, StorageError
 from podsearch.models import Episode, IngestReport, Show, SkippedRow
 
 _T = TypeVar("_T")
@@ -37,9 +38,66 @@ def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
     @functools.wraps(method)
     def wrapper(self: SqliteCatalogStore, *args: Any, **kwargs: Any) -> _T:
         with self._lock:
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as e:
+                raise _storage_error(e, self.path) from e
 
     return wrapper
+
+
+def _storage_error(e: sqlite3.DatabaseError, path: Path) -> Exception:
+    """A podsearch error naming the cause for SQLite's disk and corruption errors; anything
+    else (a bug, a lock timeout) is returned as it was."""
+    msg = str(e).lower()
+    if "disk is full" in msg or "disk i/o error" in msg:
+        return StorageError(
+            f"cannot write the catalog {path}: {e} (free some space and re-run; what was "
+            "committed before is kept)"
+        )
+    if "readonly" in msg or "read-only" in msg:
+        return StorageError(
+            f"the index directory {path.parent} is read-only: searching works, but ingest, "
+            "index and delete need write access"
+        )
+    if "not a database" in msg or "malformed" in msg or "file is encrypted" in msg:
+        return DamagedIndexError(
+            f"the catalog {path} is damaged ({e}): restore it from a backup, or re-create "
+            "the index with podsearch ingest into an empty directory"
+        )
+    if "unable to open" in msg:
+        return DamagedIndexError(f"cannot open the catalog {path}: {e}")
+    return e
+
+
+def _connect(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """(connection, read_only). A directory podsearch cannot write to is opened read-only;
+    when SQLite cannot even create its WAL side files there it reads the file as immutable
+    (a snapshot: writes made elsewhere later are not seen)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:
+        raise DamagedIndexError(f"{path.parent} is a file, not an index directory") from e
+    except OSError as e:
+        raise StorageError(f"cannot create the index directory {path.parent}: {e}") from e
+    writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+    if path.parent.is_dir() and not writable:
+        for mode in ("ro", "ro&immutable=1"):
+            db = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode={mode}",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            try:
+                db.execute("SELECT COUNT(*) FROM meta").fetchone()
+                return db, True
+            except sqlite3.DatabaseError as e:
+                db.close()
+                err: sqlite3.DatabaseError = e
+        raise _storage_error(err, path) from err
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    return db, False
 
 
 SCHEMA_VERSION = "1"
@@ -100,7 +158,7 @@ def _row_to_episode(r: sqlite3.Row | tuple) -> Episode:
         language=r[6],
         categories=tuple(json.loads(r[7])),
         pub_date=datetime.fromisoformat(r[8]) if r[8] else None,
-        audio_url=r[9],
+        audio_url=safe_url(r[9]),  # also for rows stored before ingest dropped other schemes
         duration_s=r[10],
         source=r[11],
     )
@@ -147,14 +205,21 @@ class SqliteCatalogStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        if self.get_meta("schema_version") is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
+        self._db, self.read_only = _connect(self.path)
+        try:
+            if not self.read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+            if self.get_meta("schema_version") is None and not self.read_only:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise _storage_error(e, self.path) from e
+        except BaseException:
+            self._db.close()
+            raise
 
     # -- meta ---------------------------------------------------------------------------
     @_locked
@@ -255,7 +320,8 @@ class SqliteCatalogStore:
                     report.updated += 1
             cur.execute("COMMIT")
         except BaseException:
-            cur.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                cur.execute("ROLLBACK")
             raise
         return report
 
@@ -326,11 +392,14 @@ class SqliteCatalogStore:
         last = ""
         while True:
             with self._lock:
-                rows = self._db.execute(
-                    f"SELECT {_EP_COLS} FROM episodes WHERE episode_id > ? ORDER BY episode_id "
-                    "LIMIT ?",
-                    (last, batch),
-                ).fetchall()
+                try:
+                    rows = self._db.execute(
+                        f"SELECT {_EP_COLS} FROM episodes WHERE episode_id > ? "
+                        "ORDER BY episode_id LIMIT ?",
+                        (last, batch),
+                    ).fetchall()
+                except sqlite3.DatabaseError as e:
+                    raise _storage_error(e, self.path) from e
             if not rows:
                 return
             for r in rows:
@@ -350,11 +419,16 @@ class SqliteCatalogStore:
     def mark_indexed(self, pairs: Iterable[tuple[str, str]]) -> None:
         cur = self._db.cursor()
         cur.execute("BEGIN")
-        cur.executemany(
-            "UPDATE episodes SET indexed_hash=? WHERE episode_id=?",
-            [(h, eid) for eid, h in pairs],
-        )
-        cur.execute("COMMIT")
+        try:
+            cur.executemany(
+                "UPDATE episodes SET indexed_hash=? WHERE episode_id=?",
+                [(h, eid) for eid, h in pairs],
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                cur.execute("ROLLBACK")
+            raise
 
     @_locked
     def mark_all_unindexed(self) -> None:
@@ -392,7 +466,8 @@ class SqliteCatalogStore:
             )
             cur.execute("COMMIT")
         except BaseException:
-            cur.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                cur.execute("ROLLBACK")
             raise
         return found
 
@@ -446,8 +521,12 @@ class SqliteCatalogStore:
     def save_hub_probes(self, probes: np.ndarray) -> None:
         path = self.path.with_name("hub-probes.npy")
         tmp = path.with_name("hub-probes.tmp.npy")
-        np.save(tmp, probes)
-        os.replace(tmp, path)
+        try:
+            np.save(tmp, probes)
+            os.replace(tmp, path)
+        except BaseException:  # disk full: leave no partial file taking the space
+            tmp.unlink(missing_ok=True)
+            raise
 
     @_locked
     def close(self) -> None:

@@ -23,6 +23,7 @@ from pydantic import ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from podsearch.api.auth import key_checker
+from podsearch.api.methods import allowed_methods
 from podsearch.api.recommend import register as register_recommend
 from podsearch.api.schemas import (
     EpisodeOut,
@@ -187,10 +188,13 @@ def create_app(
             404: "NotFound",
             405: "MethodNotAllowed",
         }.get(exc.status_code, "HTTPError")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method of the path, not one route's
+            headers["Allow"] = ", ".join(allowed_methods(app.router.routes, _req.scope))
         return JSONResponse(
             {"error": name, "detail": str(exc.detail)},
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from podsearch.api.schemas import FilterParams, HitOut
 from podsearch.recommend.history import MAX_HISTORY
@@ -44,12 +44,24 @@ class RecommendRequest(_PageParams):
     model_config = ConfigDict(extra="forbid")
 
     history: list[Annotated[str, Field(min_length=1, max_length=500)] | HistoryItemIn] = Field(
+        min_length=1,
         max_length=MAX_HISTORY,
-        description="Listened episodes: ids, or objects with episode_id, weight, timestamp, "
-        "skipped.",
+        description="Listened episodes (at least one): ids, or objects with episode_id, "
+        "weight, timestamp, skipped.",
         examples=[["ln:5148", {"episode_id": "ln:5031", "weight": 2.0}]],
     )
     strategy: Literal["multi-interest", "mean"] = "multi-interest"
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _not_empty(cls, v: Any) -> Any:
+        # Before the schema's minItems, which says the same with less helpful words.
+        if isinstance(v, list) and not v:
+            raise ValueError(
+                "the listening history is empty: give at least one listened episode id"
+            )
+        return v
+
     half_life_days: float | None = Field(
         30.0, gt=0, allow_inf_nan=False, description="Listens lose half their weight per period."
     )

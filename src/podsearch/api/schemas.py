@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,6 +15,11 @@ from podsearch.search.filters import make_filters
 from podsearch.search.searcher import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 
 MAX_FILTER_VALUES = 50
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A query needs one character that is neither whitespace nor a character the server removes
+# (controls, zero-width and direction marks): the schema's pattern for ``q`` says so.
+QUERY_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060\ufeff]"
+_VISIBLE = re.compile(QUERY_PATTERN)
 MAX_FILTER_VALUE_CHARS = 200
 
 FilterValues = Annotated[
@@ -55,11 +61,26 @@ class FilterParams(BaseModel):
         description="Keep only episodes in these categories (case-insensitive); repeatable.",
     )
     date_from: date | None = Field(
-        None, description="Keep episodes published on or after this day (ISO date, UTC)."
+        None,
+        description="Keep episodes published on or after this day (ISO date `YYYY-MM-DD`, "
+        "UTC). A date_from after date_to is a 422 error.",
     )
     date_to: date | None = Field(
-        None, description="Keep episodes published on or before this day (ISO date, UTC)."
+        None,
+        description="Keep episodes published on or before this day (ISO date `YYYY-MM-DD`, "
+        "UTC). A date_to before date_from is a 422 error.",
     )
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _iso_day_only(cls, v: Any) -> Any:
+        # The schema says "format: date"; pydantic alone would also take a number (seconds
+        # since 1970) or a timestamp at midnight.
+        if v is None or (isinstance(v, date) and not isinstance(v, datetime)):
+            return v
+        if isinstance(v, str) and _ISO_DAY.fullmatch(v):
+            return v
+        raise ValueError(f"give a date as YYYY-MM-DD, got {str(v)[:40]!r}")
 
     @field_validator("lang", "show", "category", mode="before")
     @classmethod
@@ -91,8 +112,11 @@ class SearchRequest(FilterParams):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
     q: str = Field(
-        description="The natural-language query, 1 to 1000 characters "
-        "(control characters are removed first). Any language or script.",
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        pattern=QUERY_PATTERN,
+        description="The natural-language query, 1 to 1000 characters, at least one of them "
+        "visible (control characters are removed first). Any language or script.",
         examples=["interviews with startup founders about burnout"],
     )
     k: int = Field(10, ge=1, le=MAX_K, description="Number of hits to return (1 to 100).")
@@ -105,18 +129,25 @@ class SearchRequest(FilterParams):
         "cosine plus a weighted, normalised BM25 score, with a hubness correction).",
     )
 
-    @field_validator("q")
+    @field_validator("q", mode="before")
     @classmethod
-    def _check_query(cls, v: str) -> str:
-        cleaned = clean_text(v)
-        if not cleaned:
-            raise ValueError("The query is empty: type a few words to search for.")
-        if len(cleaned) > MAX_QUERY_CHARS:
+    def _check_query(cls, v: Any) -> Any:
+        # Before the schema's constraints, which say the same with less helpful words.
+        if not isinstance(v, str):
+            return v
+        if len(v) > MAX_QUERY_CHARS:
             raise ValueError(
-                f"The query is too long ({len(cleaned)} characters): shorten it to at most "
+                f"The query is too long ({len(v)} characters): shorten it to at most "
                 f"{MAX_QUERY_CHARS} characters."
             )
-        return cleaned
+        if not _VISIBLE.search(v) or not clean_text(v):
+            raise ValueError("The query is empty: type a few words to search for.")
+        return v
+
+    @field_validator("q")
+    @classmethod
+    def _clean_query(cls, v: str) -> str:
+        return clean_text(v)
 
 
 # Response models: they document the API in /openapi.json; extra fields pass through.

@@ -25,6 +25,7 @@ from podsearch.catalog.clean import (
     normalize_whitespace,
     parse_date,
     parse_duration,
+    safe_url,
     split_categories,
 )
 from podsearch.models import Episode, Show, SkippedRow
@@ -138,8 +139,8 @@ class CatalogBuilder:
             language=self._language(language),
             categories=split_categories(categories, category_separators),
             author=clean_text(author),
-            website=str(website or "").strip(),
-            image=str(image or "").strip(),
+            website=safe_url(website),
+            image=safe_url(image),
         )
         self._shows[show_id] = show
         self._show_where[show_id] = where or raw_show_id
@@ -156,7 +157,16 @@ class CatalogBuilder:
     def add_episode(self, raw: RawEpisode, show: Show) -> Episode | None:
         """Clean and import one record, or skip it with a reason. Counts it as read."""
         where = raw.where
-        audio_url = str(raw.audio_url or "").strip()
+        audio_url = safe_url(raw.audio_url)
+        if not audio_url and raw.audio_url not in (None, ""):
+            self.warn(
+                f"{where}: audio URL {_short(raw.audio_url)} dropped (only http and https "
+                "URLs are kept)"
+            )
+        if isinstance(raw.episode_id, list | tuple | dict):
+            kind = "an object" if isinstance(raw.episode_id, dict) else "a list"
+            self.skip(where, f"malformed id: {kind}, not a text or number")
+            return None
         episode_id = _id_text(raw.episode_id)
         if not episode_id:
             if raw.id_from_audio and audio_url:

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 MAX_TEXT_CHARS = 20_000
 """Cleaned descriptions longer than this are cut (at a word boundary) and a warning is added."""
@@ -141,6 +142,8 @@ def html_to_text(value: object) -> str:
     """
     if value is None:
         return ""
+    if isinstance(value, list | tuple | dict):  # JSON arrays and objects: their texts
+        value = ", ".join(flatten_texts(value))
     s = value if isinstance(value, str) else str(value)
     if not s:
         return ""
@@ -161,6 +164,48 @@ def html_to_text(value: object) -> str:
     for junk in _SCRIPT_JUNK:
         s = junk.sub(" ", s)
     return normalize_whitespace(s)
+
+
+def flatten_texts(value: object) -> list[str]:
+    """The scalar texts inside nested lists and dicts, in order (dict keys starting with "@",
+    XML attributes in XML-to-JSON output, are left out); None and empty strings are dropped.
+    Iterative, so a deeply nested value cannot exhaust the stack."""
+    out: list[str] = []
+    stack: list[object] = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list | tuple):
+            stack.extend(reversed(v))
+        elif isinstance(v, dict):
+            stack.extend(reversed([x for k, x in v.items() if not str(k).startswith("@")]))
+        elif v is not None and v != "":
+            out.append(str(v))
+    return out
+
+
+SAFE_URL_SCHEMES = ("http", "https")
+_URL_SCHEME = re.compile(r"([^:/?#]*):")
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_url(value: object) -> str:
+    """``value`` when it is an http(s) URL or a relative reference (a local feed's
+    ``ep2.mp3``), else ``""``: a ``javascript:``, ``data:`` or ``file:`` URL is never stored
+    or handed out as a link. Control characters inside (which browsers strip, turning
+    ``"\\x01javascript:"`` into a script) make it unsafe too."""
+    if not isinstance(value, str):
+        return ""
+    s = value.strip()
+    if not s or _URL_CONTROL.search(s):
+        return ""
+    m = _URL_SCHEME.match(s)
+    if m is None:
+        return s  # relative: resolved against the page that shows it
+    try:
+        netloc = urlsplit(s).netloc
+    except ValueError:  # a malformed IPv6 host
+        return ""
+    return s if m.group(1).lower() in SAFE_URL_SCHEMES and netloc else ""
 
 
 def normalize_whitespace(s: str) -> str:

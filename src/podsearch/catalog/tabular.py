@@ -386,6 +386,30 @@ def read_table(
     return b.finish()
 
 
+def _batch_rows(batch: Any) -> Iterator[tuple[dict[str, Any] | None, str]]:
+    """(row, '') per row of a record batch, or (None, reason) for a row holding a value
+    Python cannot represent (a timestamp beyond year 9999): that row alone is skipped."""
+    try:
+        rows = batch.to_pylist()
+    except (ValueError, OverflowError):
+        pass
+    else:
+        for r in rows:
+            yield r, ""
+        return
+    columns = batch.schema.names
+    for i in range(batch.num_rows):
+        row: dict[str, Any] = {}
+        for name, col in zip(columns, batch.columns, strict=True):
+            try:
+                row[name] = col[i].as_py()
+            except (ValueError, OverflowError) as e:
+                yield None, f"malformed row: column {name!r} holds a value out of range ({e})"
+                break
+        else:
+            yield row, ""
+
+
 def _zip_first(header: list[str], fields: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for h, v in zip(header, fields, strict=False):
@@ -441,6 +465,9 @@ def _jsonl_rows(
             obj = json.loads(s)
         except ValueError as e:
             yield where, None, f"malformed row: invalid JSON ({e})"
+            continue
+        except RecursionError:
+            yield where, None, "malformed row: JSON nested too deeply to read"
             continue
         if not isinstance(obj, dict):
             yield where, None, f"malformed row: a JSON {type(obj).__name__}, not an object"
@@ -510,9 +537,9 @@ def read_parquet(
             n = 0
             try:
                 for batch in pf.iter_batches(batch_size=_PARQUET_BATCH, columns=needed):
-                    for row in batch.to_pylist():
+                    for row, error in _batch_rows(batch):
                         n += 1
-                        yield f"{path.name} row {n}", row, ""
+                        yield f"{path.name} row {n}", row, error
             except pa.ArrowException as e:
                 raise CatalogError(f"{path}: cannot read past row {n}: {e}") from e
 

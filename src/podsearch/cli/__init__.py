@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -20,7 +21,10 @@ from podsearch.cli import search as _search
 from podsearch.cli import serve as _serve
 from podsearch.cli import train as _train
 from podsearch.cli.settings import use_config
-from podsearch.errors import PodsearchError
+from podsearch.errors import PodsearchError, StorageError
+
+# The disk refused a write (full, read-only, quota, failing): one line, not a traceback.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO}
 
 app = typer.Typer(
     name="podsearch",
@@ -66,6 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     except PodsearchError as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         sys.exit(e.exit_code)
+    except OSError as e:
+        if e.errno not in _DISK_ERRNOS:
+            raise
+        where = f" ({e.filename})" if e.filename else ""
+        typer.secho(f"error: {e.strerror or e}{where}", fg="red", err=True)
+        sys.exit(StorageError.exit_code)
     except KeyboardInterrupt:
         typer.secho("interrupted", fg="yellow", err=True)
         sys.exit(130)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from podsearch.cli.common import IndexOpt, console, err_console
 from podsearch.cli.settings import open_index
-from podsearch.errors import CatalogError
+from podsearch.errors import CatalogError, IndexStateError
 from podsearch.models import IngestReport
 
 
@@ -93,13 +93,17 @@ def register(app: typer.Typer) -> None:
                 language=language,
             )
             shown = ps.location.display
-            path = None  # a server location keeps nothing on local disk: --json has it all
+            path: Path | None = None  # a server location keeps nothing on local disk: --json
             if ps.location.local_files:
                 reports = ps.index_dir / "reports"
-                reports.mkdir(parents=True, exist_ok=True)
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-                path = reports / f"ingest-{stamp}.json"
-                path.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
+                written = reports / f"ingest-{stamp}.json"
+                try:
+                    reports.mkdir(parents=True, exist_ok=True)
+                    written.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
+                    path = written
+                except OSError as e:  # the ingest is committed; only its report file is missing
+                    err_console.print(f"[yellow]could not write the ingest report: {e}[/]")
         if as_json:
             typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:
@@ -126,4 +130,7 @@ def register(app: typer.Typer) -> None:
     def stats(index: Path = IndexOpt) -> None:
         """Show what an index holds (as JSON)."""
         with open_index(index) as ps:
-            typer.echo(json.dumps(ps.stats(), indent=1, ensure_ascii=False))
+            info = ps.stats()
+        typer.echo(json.dumps(info, indent=1, ensure_ascii=False))
+        if info["problems"]:  # printed above too; a script checking the exit code sees it
+            raise IndexStateError("; ".join(info["problems"]))

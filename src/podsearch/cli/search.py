@@ -79,6 +79,17 @@ def _parse_line(line: str, n: int) -> tuple[str, str | None, str]:
     return qid, query, ""
 
 
+def _json_line(body: dict[str, Any]) -> str:
+    """One JSON line; escaped to ASCII when it holds text that cannot be written as UTF-8 (an
+    id with a lone surrogate), so that one line never stops the batch."""
+    line = json.dumps(body, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body)
+    return line
+
+
 def _batch_lines(ps: Podsearch, lines: Iterable[str], **kw: Any) -> None:
     batch: list[tuple[str, str | None, str]] = []  # (id, query, error)
 
@@ -100,7 +111,7 @@ def _batch_lines(ps: Podsearch, lines: Iterable[str], **kw: Any) -> None:
                 body = {"id": qid, **a.to_dict()}
             else:
                 body = {"id": qid, "error": a, "hits": []}
-            typer.echo(json.dumps(body, ensure_ascii=False))
+            typer.echo(_json_line(body))
         batch.clear()
 
     for n, line in enumerate(lines, start=1):

@@ -197,6 +197,12 @@ class EmbeddedLocation(LocalCatalog):
 
         return TantivyKeywordIndex(self.local_dir / "keyword")
 
+    def discard_keywords(self) -> None:
+        """Remove a damaged keyword index (the engine rebuilds it from the catalog)."""
+        from podsearch.index.tantivy_index import discard
+
+        discard(self.local_dir / "keyword")
+
     def close(self) -> None:
         pass
 

@@ -147,6 +147,8 @@ class CatalogStore(Protocol):
     on PostgreSQL it joins the location's open ``transaction()`` when there is one.
     """
 
+    read_only: bool  # opened without write access: reads work, writes raise StorageError
+
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...

@@ -329,30 +329,34 @@ class FaissVectorIndex:
             tmp = self.path / f".{gen}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
-            n = self._n
-            faiss.write_index(self._hnsw, str(tmp / "hnsw.faiss"))
-            np.save(tmp / "vectors.npy", self._vecs[:n])
-            np.savez(
-                tmp / "columns.npz",
-                alive=self._alive[:n],
-                lang=self._lang[:n],
-                show=self._show[:n],
-                date=self._date[:n],
-            )
-            state = {
-                "format": _FORMAT,
-                "dim": self._dim,
-                "count": n,
-                "ids": self._ids,
-                "cats": [list(c) for c in self._cats],
-                "langs": self._langs.items,
-                "shows": self._shows.items,
-                "categories": self._catv.items,
-                "params": {"m": self.m, "ef_construction": self.ef_construction},
-            }
-            (tmp / "state.json").write_text(json.dumps(state, ensure_ascii=False))
-            for f in tmp.iterdir():
-                _fsync(f)
+            try:
+                n = self._n
+                faiss.write_index(self._hnsw, str(tmp / "hnsw.faiss"))
+                np.save(tmp / "vectors.npy", self._vecs[:n])
+                np.savez(
+                    tmp / "columns.npz",
+                    alive=self._alive[:n],
+                    lang=self._lang[:n],
+                    show=self._show[:n],
+                    date=self._date[:n],
+                )
+                state = {
+                    "format": _FORMAT,
+                    "dim": self._dim,
+                    "count": n,
+                    "ids": self._ids,
+                    "cats": [list(c) for c in self._cats],
+                    "langs": self._langs.items,
+                    "shows": self._shows.items,
+                    "categories": self._catv.items,
+                    "params": {"m": self.m, "ef_construction": self.ef_construction},
+                }
+                (tmp / "state.json").write_text(json.dumps(state, ensure_ascii=False))
+                for f in tmp.iterdir():
+                    _fsync(f)
+            except BaseException:  # disk full: leave no half-written generation behind
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
             os.replace(tmp, self.path / gen)
             _atomic_write(self.path / "CURRENT", gen)
             self._loaded_gen = gen

@@ -83,6 +83,8 @@ def _now() -> str:
 class PgCatalogStore:
     """CatalogStore on PostgreSQL: the same database (and pool) as the vector index."""
 
+    read_only = False  # the role's privileges decide; a refused write is the server's error
+
     def __init__(self, db: PgDatabase, *, create: bool = True) -> None:
         self.db = db
         self.name = db.name

@@ -23,13 +23,17 @@ match every English episode. Removing them at query time needs no re-indexing.
 from __future__ import annotations
 
 import functools
+import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import tantivy
 
+from podsearch.errors import DamagedIndexError, StorageError
 from podsearch.index.base import KeywordDoc
 from podsearch.models import Filters
 
@@ -172,8 +176,47 @@ def _query_stopword_language(text: str) -> str:
     return "english"
 
 
+_META = "meta.json"
+
+
+def _check_intact(path: Path) -> None:
+    """DamagedIndexError when ``path`` holds segment files but no meta.json: tantivy would
+    silently start an empty index there (every keyword search then finds nothing)."""
+    if (path / _META).exists():
+        return
+    if any(not n.startswith(".") for n in os.listdir(path)):
+        raise DamagedIndexError(
+            f"the keyword index at {path} is damaged (its {_META} is missing): rebuild it "
+            "with podsearch index (the vectors are kept)"
+        )
+
+
+def discard(path: Path) -> None:
+    """Remove a damaged keyword index directory's contents (``build_index`` rebuilds it)."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def _snapshot(src: Path, dst: Path) -> None:
+    """Make ``dst`` a readable view of the read-only index at ``src``: links to its segment
+    files, copies of its small JSON files (tantivy needs a lock file it can create)."""
+    for n in os.listdir(dst):
+        (dst / n).unlink()
+    for n in os.listdir(src):
+        if n.startswith(".tantivy"):
+            continue
+        if n.endswith(".json"):
+            shutil.copyfile(src / n, dst / n)
+        else:
+            os.symlink((src / n).resolve(), dst / n)
+
+
 class TantivyKeywordIndex:
-    """KeywordIndex on an on-disk tantivy directory. Commits are atomic (tantivy's meta.json)."""
+    """KeywordIndex on an on-disk tantivy directory. Commits are atomic (tantivy's meta.json).
+
+    A directory podsearch cannot write to is searched through a temporary view of it
+    (``read_only``; writes raise StorageError)."""
 
     def __init__(
         self,
@@ -188,8 +231,21 @@ class TantivyKeywordIndex:
         scoring before the disjunction-max; kept for the benchmark's ablation)."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        _check_intact(self.path)
         self._schema = _schema()
-        self._index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+        self.read_only = not os.access(self.path, os.W_OK)
+        self._view: tempfile.TemporaryDirectory[str] | None = None
+        where = self.path
+        if self.read_only:
+            self._view = tempfile.TemporaryDirectory(prefix="podsearch-ro-keyword-")
+            where = Path(self._view.name)
+            _snapshot(self.path, where)
+        try:
+            self._index = tantivy.Index(self._schema, path=str(where), reuse=True)
+        except ValueError as e:  # tantivy reports corruption and I/O errors as ValueError
+            if self._view is not None:
+                self._view.cleanup()
+            raise _tantivy_error(e, self.path) from e
         self._index.register_tokenizer("ps_std", _analyzer(None))
         for name in sorted(set(STEMMERS.values())):
             self._index.register_tokenizer(f"ps_{name}", _analyzer(name))
@@ -207,8 +263,16 @@ class TantivyKeywordIndex:
         self._index.reload()
 
     def _w(self) -> tantivy.IndexWriter:
+        if self.read_only:
+            raise StorageError(
+                f"the keyword index at {self.path} is read-only: searching works, but "
+                "index and delete need write access"
+            )
         if self._writer is None:
-            self._writer = self._index.writer(heap_size=self._heap, num_threads=1)
+            try:
+                self._writer = self._index.writer(heap_size=self._heap, num_threads=1)
+            except ValueError as e:
+                raise _tantivy_error(e, self.path) from e
         return self._writer
 
     def __len__(self) -> int:
@@ -256,13 +320,19 @@ class TantivyKeywordIndex:
     def commit(self) -> None:
         with self._lock:
             if self._writer is not None:
-                self._writer.commit()
-                self._writer.wait_merging_threads()
-                self._writer = None
+                writer, self._writer = self._writer, None
+                try:
+                    writer.commit()
+                    writer.wait_merging_threads()
+                except ValueError as e:  # the last commit stays the index (atomic meta.json)
+                    writer.rollback()
+                    raise _tantivy_error(e, self.path) from e
             self._index.reload()
 
     def refresh(self) -> bool:
         """See what other processes committed (searches use the reloaded searcher)."""
+        if self._view is not None:
+            _snapshot(self.path, Path(self._view.name))
         self._index.reload()
         return True
 
@@ -380,3 +450,24 @@ class TantivyKeywordIndex:
             if self._writer is not None:
                 self._writer.rollback()
                 self._writer = None
+            if self._view is not None:
+                self._view.cleanup()
+                self._view = None
+
+
+def _tantivy_error(e: ValueError, path: Path) -> Exception:
+    """A podsearch error for tantivy's I/O and corruption errors (it raises ValueError)."""
+    msg = str(e)
+    if "No space left" in msg or "Disk quota" in msg or "StorageFull" in msg:
+        return StorageError(
+            f"cannot write the keyword index {path}: no space left on the device (free some "
+            "space and re-run podsearch index; the last commit is kept)"
+        )
+    if "Read-only" in msg or "Permission denied" in msg or "ReadOnlyFilesystem" in msg:
+        return StorageError(f"cannot write the keyword index {path}: it is read-only")
+    if "corrupt" in msg.lower() or "deserializ" in msg:
+        return DamagedIndexError(
+            f"the keyword index at {path} is damaged ({msg[:200]}): rebuild it with "
+            "podsearch index (the vectors are kept)"
+        )
+    return e

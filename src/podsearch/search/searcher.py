@@ -26,6 +26,7 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_OFFSET = 1000
 MAX_DEPTH = 20_000  # the deepest a query searches to replace hits deleted since the index was read
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # a lone one: a str cannot be encoded as UTF-8
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060\ufeff]")
 
 
@@ -33,6 +34,11 @@ def clean_query(query: object) -> str:
     """Validate and normalise a user query, or raise QueryError saying what is wrong."""
     if not isinstance(query, str):
         raise QueryError(f"the query must be text, got {type(query).__name__}")
+    if _SURROGATE.search(query):
+        raise QueryError(
+            "the query holds an unpaired UTF-16 surrogate (not valid Unicode text, e.g. "
+            "bytes that are not UTF-8): send the query as UTF-8 text"
+        )
     q = " ".join(_CONTROL.sub(" ", query).split())
     if not q:
         raise QueryError("the query is empty: type a few words describing what to find")
