@@ -39,6 +39,9 @@ class Settings:
     """Everything a user may configure. ``None`` means the library's own default."""
 
     index: Path = Path("var/index")
+    # Where a Milvus location keeps its catalog: a directory, or postgresql://... (the pairing
+    # for several API replicas). None: the default directory. Other locations ignore it.
+    catalog: str | None = None
     model: str | None = None
     backend: str = "onnx"
     cache: Path | None = None  # $PODSEARCH_CACHE: exported models, downloads
@@ -83,7 +86,7 @@ class Settings:
 
 
 # File layout: top-level keys, [fusion] and [server] tables -> Settings fields.
-_TOP = ("index", "model", "backend", "cache", "threads")
+_TOP = ("index", "model", "backend", "catalog", "cache", "threads")
 _FUSION_KEYS = (
     "keyword_weight",
     "hubness_beta",
@@ -93,6 +96,7 @@ _FUSION_KEYS = (
 _SERVER = {"host": "host", "port": "port", "api_keys": "api_keys", "allowed_hosts": "allowed_hosts"}
 _ENV = {
     "PODSEARCH_INDEX": "index",
+    "PODSEARCH_CATALOG": "catalog",
     "PODSEARCH_MODEL": "model",
     "PODSEARCH_BACKEND": "backend",
     "PODSEARCH_CACHE": "cache",
@@ -104,6 +108,7 @@ _ENV = {
 }
 _TYPES: dict[str, type] = {
     "index": Path,
+    "catalog": str,
     "model": str,
     "backend": str,
     "cache": Path,

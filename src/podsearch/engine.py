@@ -7,14 +7,15 @@ An index location is a directory (embedded, the default) or a server URL
     vectors/         the vector index (CURRENT -> gen-NNNNNN/, swapped atomically)
     keyword/         the tantivy keyword index (atomic commits)
 
-With a URL, vectors and keywords live on the server and ``catalog.sqlite`` in ``catalog_dir``.
+With ``postgresql://``, the catalog, vectors and keywords live in that database and nothing on
+local disk; with a Milvus URL, vectors (and keywords) live on the server and ``catalog.sqlite``
+in ``catalog_dir``.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import os
 import re
 import shutil
 import threading
@@ -39,12 +40,11 @@ from podsearch.errors import (
     StorageError,
 )
 from podsearch.index.backends import open_location
-from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex
+from podsearch.index.base import CatalogStore, KeywordDoc, KeywordIndex, VectorIndex
 from podsearch.models import DocPayload, Episode, Filters, IngestReport, SearchResult
 from podsearch.search.filters import resolve_filters
 from podsearch.search.hubness import hub_scores
 from podsearch.search.searcher import FusionSettings, Searcher
-from podsearch.store import CatalogStore
 
 if TYPE_CHECKING:
     from podsearch.catalog.base import CatalogData
@@ -129,7 +129,7 @@ class Podsearch:
             raise IndexStateError(
                 f"{self.location.display} is a file, not an index directory: give a directory"
             )
-        if not create and not (self.index_dir / "catalog.sqlite").is_file():
+        if not create and not self.location.has_catalog():
             check = getattr(self.location, "check", None)
             if check is not None:  # a server: say first when it cannot be reached at all
                 check()
@@ -138,11 +138,10 @@ class Podsearch:
                 f"no index at {shown}: create one with "
                 f"podsearch ingest --index {shown} --catalog CATALOG"
             )
-        try:
-            self.index_dir.mkdir(parents=True, exist_ok=True)
+        try:  # a local location makes its directory here
+            self.store: CatalogStore = self.location.open_catalog()
         except OSError as e:
             raise StorageError(f"cannot create the index directory {self.index_dir}: {e}") from e
-        self.store = CatalogStore(self.index_dir / "catalog.sqlite")
         self._encoder = encoder
         self._model_arg = model
         self._backend = backend
@@ -336,7 +335,7 @@ class Podsearch:
         return self._ingest_data(read_records(records, source=source, language=language))
 
     def _ingest_data(self, data: CatalogData) -> IngestReport:
-        with self._writing():
+        with self._writing(), self.location.transaction():
             report = self.store.ingest(data)
             self._bump()
         if not report.balanced:  # a bug, never an input problem: fail loudly
@@ -352,7 +351,7 @@ class Podsearch:
 
     def delete(self, episode_ids: Sequence[str]) -> int:
         """Delete episodes from the store and both indexes; returns how many existed."""
-        with self._writing():
+        with self._writing(), self.location.transaction():
             found = self.store.delete(list(episode_ids))
             self._apply_tombstones()
             self._bump()
@@ -419,21 +418,26 @@ class Podsearch:
                 encode_s += time.perf_counter() - t0
                 ids = [ep.episode_id for ep in eps]
                 payloads = [DocPayload.of(ep) for ep in eps]
-                t1 = time.perf_counter()
-                vi.upsert(ids, vecs, payloads)
-                vi.commit()
-                t2 = time.perf_counter()
-                kw.upsert(
-                    [
-                        KeywordDoc(ep.episode_id, ep.title, ep.text, p)
-                        for ep, p in zip(eps, payloads, strict=True)
-                    ]
-                )
-                kw.commit()
-                vector_s, keyword_s = vector_s + t2 - t1, keyword_s + time.perf_counter() - t2
-                self.store.set_hub_scores(zip(ids, hub_scores(vecs, probes).tolist(), strict=True))
-                self.store.mark_indexed([(ep.episode_id, h) for ep, h in chunk])
-                self._bump()  # readers elsewhere now load this chunk from both indexes
+                hubs = hub_scores(vecs, probes).tolist()
+                # One transaction on PostgreSQL (catalog, vectors and keywords in one
+                # database); elsewhere each write commits on its own, in this order.
+                with self.location.transaction():
+                    t1 = time.perf_counter()
+                    vi.upsert(ids, vecs, payloads)
+                    vi.commit()
+                    t2 = time.perf_counter()
+                    kw.upsert(
+                        [
+                            KeywordDoc(ep.episode_id, ep.title, ep.text, p)
+                            for ep, p in zip(eps, payloads, strict=True)
+                        ]
+                    )
+                    kw.commit()
+                    vector_s += t2 - t1
+                    keyword_s += time.perf_counter() - t2
+                    self.store.set_hub_scores(zip(ids, hubs, strict=True))
+                    self.store.mark_indexed([(ep.episode_id, h) for ep, h in chunk])
+                    self._bump()  # readers elsewhere now load this chunk from both indexes
                 done += len(chunk)
             if refresh_all:
                 self._refresh_hub_scores(vi, probes)
@@ -456,25 +460,19 @@ class Podsearch:
     def _hub_probes(self, enc: Encoder, rebuilt: bool) -> tuple[np.ndarray, bool]:
         """The probe vectors for hubness scores, made anew for a new model or when the catalog
         has doubled since they were sampled. Returns (probes, whether to re-score everyone)."""
-        path = self.index_dir / "hub-probes.npy"
+        stored = self.store.load_hub_probes()
         made_at = int(self.store.get_meta("hub_probes_at") or 0)
         n = self.store.count()
         stale = (
             rebuilt
-            or not path.exists()
+            or stored is None
             or self.store.get_meta("hub_probes_model") != enc.name
             or (n >= 2 * made_at and made_at < HUB_PROBES)
         )
-        if not stale:
-            return np.load(path), False
+        if stored is not None and not stale:
+            return stored, False
         probes = enc.encode_queries(self.store.sample_titles(HUB_PROBES))
-        tmp = path.with_name("hub-probes.tmp.npy")
-        try:
-            np.save(tmp, probes)
-            os.replace(tmp, path)
-        except BaseException:  # disk full: leave no partial file taking the space
-            tmp.unlink(missing_ok=True)
-            raise
+        self.store.save_hub_probes(probes)
         self.store.set_meta("hub_probes_model", enc.name)
         self.store.set_meta("hub_probes_at", str(n))
         return probes, True
@@ -624,7 +622,7 @@ class Podsearch:
                 if self._write_depth > 1:
                     yield
                     return
-                with _dir_lock(self.index_dir / ".write.lock"):
+                with self.location.write_lock():
                     self.refresh(force=True)
                     yield
             except PodsearchError:
@@ -757,22 +755,6 @@ def _disk_error(e: BaseException, where: str, directory: Path) -> StorageError |
         f"cannot write the index at {where}: {cause}. What was committed before is kept and "
         "the index stays searchable; free some space (or make it writable) and re-run"
     )
-
-
-@contextmanager
-def _dir_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (blocking); a no-op where fcntl is missing."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: writers in one process only
-        yield
-        return
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _encode_in_batches(

@@ -1,4 +1,8 @@
-"""The catalog store: shows and episodes in SQLite, plus what the indexes hold.
+"""The embedded catalog store: shows and episodes in SQLite, plus what the indexes hold.
+
+``SqliteCatalogStore`` implements the ``CatalogStore`` Protocol (``index/base.py``); the
+PostgreSQL one is ``index/pg_catalog.py``. ``CatalogStore`` here is the SQLite class's old
+name, kept for code that constructs it directly.
 
 Each episode row carries ``content_hash`` (what the catalog says now) and ``indexed_hash``
 (what the vector and keyword indexes were last built from), so ``build_index`` re-encodes only
@@ -18,10 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from podsearch.catalog.base import CatalogData
 from podsearch.catalog.clean import safe_url
 from podsearch.errors import DamagedIndexError, QueryError, StorageError
-from podsearch.models import Episode, IngestReport, SkippedRow
+from podsearch.models import Episode, IngestReport, Show, SkippedRow
 
 _T = TypeVar("_T")
 
@@ -30,7 +36,7 @@ def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
     """Serialise use of the one SQLite connection (calls are short; searches run in threads)."""
 
     @functools.wraps(method)
-    def wrapper(self: CatalogStore, *args: Any, **kwargs: Any) -> _T:
+    def wrapper(self: SqliteCatalogStore, *args: Any, **kwargs: Any) -> _T:
         with self._lock:
             try:
                 return method(self, *args, **kwargs)
@@ -175,7 +181,26 @@ def _episode_values(ep: Episode) -> tuple:
     )
 
 
-class CatalogStore:
+def category_counts(rows: Iterable[str]) -> dict[str, int]:
+    """Episodes per category from each episode's JSON category list. Filters match categories
+    case-insensitively, so count them that way; show the spelling most episodes use (ties:
+    the first in sort order). Shared by every catalog store."""
+    forms: dict[str, Counter[str]] = {}
+    for cats in rows:
+        once = {c.lower(): c for c in reversed(json.loads(cats))}  # first spelling
+        for key, c in once.items():
+            forms.setdefault(key, Counter())[c] += 1
+    counts = {min(f, key=lambda c: (-f[c], c)): sum(f.values()) for f in forms.values()}
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def show_from_row(r: Sequence[Any]) -> Show:
+    """A Show from (show_id, title, description, language, categories JSON, author,
+    website, image)."""
+    return Show(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7])
+
+
+class SqliteCatalogStore:
     """SQLite-backed episode and show store. One writer at a time; readers may share it."""
 
     def __init__(self, path: Path) -> None:
@@ -417,15 +442,8 @@ class CatalogStore:
             ).fetchall()
             return {r[0] or "unknown": int(r[1]) for r in rows}
         if column == "categories":
-            # Filters match categories case-insensitively, so count them that way; show the
-            # spelling most episodes use (ties: the first in sort order).
-            forms: dict[str, Counter[str]] = {}
-            for (cats,) in self._db.execute("SELECT categories FROM episodes"):
-                once = {c.lower(): c for c in reversed(json.loads(cats))}  # first spelling
-                for key, c in once.items():
-                    forms.setdefault(key, Counter())[c] += 1
-            counts = {min(f, key=lambda c: (-f[c], c)): sum(f.values()) for f in forms.values()}
-            return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            cats = self._db.execute("SELECT categories FROM episodes")
+            return category_counts(r[0] for r in cats)
         raise QueryError(f"no facet {column!r}: choose language or categories")
 
     # -- deletes ------------------------------------------------------------------------
@@ -488,5 +506,31 @@ class CatalogStore:
         )
 
     @_locked
+    def shows(self) -> list[Show]:
+        rows = self._db.execute(
+            "SELECT show_id, title, description, language, categories, author, website, image "
+            "FROM shows ORDER BY show_id"
+        ).fetchall()
+        return [show_from_row(r) for r in rows]
+
+    # -- hubness probes: a file beside the catalog (moved here from engine.py) -------------
+    def load_hub_probes(self) -> np.ndarray | None:
+        path = self.path.with_name("hub-probes.npy")
+        return np.load(path) if path.exists() else None
+
+    def save_hub_probes(self, probes: np.ndarray) -> None:
+        path = self.path.with_name("hub-probes.npy")
+        tmp = path.with_name("hub-probes.tmp.npy")
+        try:
+            np.save(tmp, probes)
+            os.replace(tmp, path)
+        except BaseException:  # disk full: leave no partial file taking the space
+            tmp.unlink(missing_ok=True)
+            raise
+
+    @_locked
     def close(self) -> None:
         self._db.close()
+
+
+CatalogStore = SqliteCatalogStore  # the class's name before the Protocol (index/base.py)

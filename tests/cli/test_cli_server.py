@@ -20,7 +20,7 @@ def test_ingest_index_search_with_a_postgresql_url(
     capsys,
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    monkeypatch.setenv("PODSEARCH_HOME", str(tmp_path / "home"))  # the local catalog
+    monkeypatch.setenv("PODSEARCH_HOME", str(tmp_path / "home"))  # must stay empty
     name = f"t{uuid.uuid4().hex[:12]}"
     url = _pg_url(name)
     try:
@@ -32,6 +32,7 @@ def test_ingest_index_search_with_a_postgresql_url(
         code, out, _ = run(capsys, "search", "schlaf", "--index", url, "--lang", "de", "--json")
         assert {h["language"] for h in json.loads(out)["hits"]} == {"de"}
         assert not Path("postgresql:").exists()  # nothing made a directory of the URL
+        assert not (tmp_path / "home").exists()  # nor anything else on local disk
     finally:
         _drop_pg(name)
 

@@ -111,8 +111,12 @@ def _drop_pg(name: str) -> None:
     from podsearch.index.postgres import split_url
 
     with psycopg.connect(split_url(PG_URL)[0], autocommit=True) as conn:
-        for t in ("vectors", "keywords"):
+        for t in ("vectors", "keywords", *CATALOG_TABLES):
             conn.execute(f'DROP TABLE IF EXISTS "{name}_{t}"')  # test-made name
+
+
+# The catalog store's tables (index/pg_catalog.py), dropped with the index's.
+CATALOG_TABLES = ("meta", "shows", "episodes", "tombstones", "hubness", "blobs", "schema_version")
 
 
 class Opened:

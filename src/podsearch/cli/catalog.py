@@ -92,22 +92,23 @@ def register(app: typer.Typer) -> None:
                 id_prefix=id_prefix,
                 language=language,
             )
-            index = ps.index_dir
-            reports = index / "reports"
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-            written = reports / f"ingest-{stamp}.json"
-            path: Path | None = written
-            try:
-                reports.mkdir(parents=True, exist_ok=True)
-                written.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
-            except OSError as e:  # the ingest is committed; only its report file is missing
-                err_console.print(f"[yellow]could not write the ingest report: {e}[/]")
-                path = None
+            shown = ps.location.display
+            path: Path | None = None  # a server location keeps nothing on local disk: --json
+            if ps.location.local_files:
+                reports = ps.index_dir / "reports"
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+                written = reports / f"ingest-{stamp}.json"
+                try:
+                    reports.mkdir(parents=True, exist_ok=True)
+                    written.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False))
+                    path = written
+                except OSError as e:  # the ingest is committed; only its report file is missing
+                    err_console.print(f"[yellow]could not write the ingest report: {e}[/]")
         if as_json:
             typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:
             print_ingest_report(report, path)
-            err_console.print(f"next: podsearch index --index {index}")
+            err_console.print(f"next: podsearch index --index {shown}")
 
     @app.command()
     def delete(

@@ -36,3 +36,30 @@ def register(app: typer.Typer) -> None:
             f"{report.total_indexed} in the index, model {report.model}"
             + (" (full rebuild)" if report.rebuilt else "")
         )
+
+    @app.command()
+    def migrate(
+        source: str = typer.Option(
+            ..., "--from", help="The index to copy: a directory (or any index location)."
+        ),
+        destination: str = typer.Option(
+            ..., "--to", help="Where to: postgresql://..., milvus-lite:///abs.db, milvus://..."
+        ),
+        batch: int = typer.Option(2048, "--batch", min=1, max=100_000),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Move an index to another backend without re-encoding (catalog, vectors, keyword
+        index rebuilt from the texts, hub scores); a re-run copies only what is missing."""
+        from podsearch.migrate import migrate_index
+
+        report = migrate_index(source, destination, batch=batch)
+        if as_json:
+            typer.echo(json.dumps(report.to_dict()))
+            return
+        console.print(
+            f"episodes: {report.episodes_read} read = {report.imported} imported + "
+            f"{report.updated} updated + {report.unchanged} unchanged + {report.skipped} "
+            f"skipped; vectors: {report.vectors_read} read = {report.vectors_copied} copied + "
+            f"{report.vectors_present} already there + {report.vectors_stale} stale "
+            f"(left for podsearch index); model {report.model}; {report.seconds:.1f} s"
+        )

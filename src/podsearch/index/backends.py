@@ -10,24 +10,29 @@ Milvus: ``milvus://host:19530`` / ``http://host:19530`` (a server) or
 backend registers an opener with ``register_backend(scheme, opener)``; ``open_location`` then
 accepts its URLs.
 
-Where the catalog lives: for a directory, in it (``catalog.sqlite``). For a URL, this round
-keeps the SQLite catalog in a local directory (``catalog_dir``, by default one per URL under
-``$PODSEARCH_HOME`` or ``~/.local/share/podsearch``); the catalog store behind a Protocol, in
-the same database, is the next step of issue 10.
+Where the catalog lives (the ``CatalogStore`` Protocol, ``index/base.py``): for a directory,
+in it (``catalog.sqlite``). For ``postgresql://``, in the same database as the vectors and
+keywords (``index/pg_catalog.py``): nothing is kept on local disk, so several API replicas can
+share one database, and an index chunk's catalog, vector and keyword writes are one
+transaction (``IndexLocation.transaction``). For Milvus, SQLite in a local directory
+(``catalog_dir``, by default one per URL under ``$PODSEARCH_HOME`` or
+``~/.local/share/podsearch``): one API node per catalog.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from podsearch.errors import QueryError
-from podsearch.index.base import KeywordIndex, VectorIndex
+from podsearch.index.base import CatalogStore, KeywordIndex, VectorIndex
 
 
 class IndexLocation(Protocol):
@@ -35,7 +40,26 @@ class IndexLocation(Protocol):
 
     kind: str  # "embedded", "postgresql", ...
     display: str  # for messages and stats: never holds a password
-    local_dir: Path  # the SQLite catalog, hub probes
+    local_dir: Path  # the SQLite catalog and hub probes (unused, never made, for PostgreSQL)
+    local_files: bool  # whether anything lives in local_dir (False: nothing on local disk)
+
+    def has_catalog(self) -> bool:
+        """Whether a catalog exists here (a server location connects: ServerError if it
+        cannot). Creates nothing."""
+        ...
+
+    def open_catalog(self) -> CatalogStore:
+        """The catalog store, created (or migrated) if needed."""
+        ...
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """One writer at a time per index, across processes (and hosts, for a server)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Catalog, vector and keyword writes in the block commit together where the backend
+        can (PostgreSQL); elsewhere each write commits on its own (a no-op block)."""
+        ...
 
     def open_vectors(self, dim: int, *, fresh: bool = False) -> VectorIndex:
         """The vector index for ``dim``-d vectors. ``fresh``: do not read what is stored
@@ -47,7 +71,7 @@ class IndexLocation(Protocol):
     def close(self) -> None: ...
 
 
-Opener = Callable[[str, Path | None], IndexLocation]
+Opener = Callable[[str, "Path | str | None"], IndexLocation]  # catalog: a dir or a URL
 _OPENERS: dict[str, Opener] = {}
 _FILE_SCHEMES = {"milvus-lite"}  # scheme:///absolute/path: no host
 
@@ -106,10 +130,52 @@ def open_location(location: str | Path, *, catalog_dir: str | Path | None = None
             f"unknown index location scheme {scheme!r} in {redact(str(location))}: use a "
             f"directory or one of {known}"
         )
-    return opener(str(location), Path(catalog_dir) if catalog_dir else None)
+    catalog: Path | str | None = None
+    if catalog_dir:
+        catalog = str(catalog_dir) if url_scheme(catalog_dir) else Path(catalog_dir)
+    return opener(str(location), catalog)
 
 
-class EmbeddedLocation:
+class LocalCatalog:
+    """A SQLite catalog in ``local_dir`` with a file lock for writers (embedded, Milvus)."""
+
+    local_dir: Path
+    local_files = True
+
+    def has_catalog(self) -> bool:
+        return (self.local_dir / "catalog.sqlite").is_file()
+
+    def open_catalog(self) -> CatalogStore:
+        from podsearch.store import SqliteCatalogStore
+
+        self.local_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteCatalogStore(self.local_dir / "catalog.sqlite")
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        self.local_dir.mkdir(parents=True, exist_ok=True)
+        return _file_lock(self.local_dir / ".write.lock")
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (blocking); a no-op where fcntl is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: writers in one process only
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class EmbeddedLocation(LocalCatalog):
     """FAISS vectors and a tantivy keyword index in one directory, next to the catalog."""
 
     kind = "embedded"
@@ -141,13 +207,15 @@ class EmbeddedLocation:
         pass
 
 
-def _open_postgres(url: str, catalog_dir: Path | None) -> IndexLocation:
+def _open_postgres(url: str, catalog_dir: Path | str | None) -> IndexLocation:
     from podsearch.index.postgres import PostgresLocation
 
-    return PostgresLocation(url, catalog_dir or default_catalog_dir(url))
+    # The catalog is in the database itself; local_dir is unused (never made).
+    local = catalog_dir if isinstance(catalog_dir, Path) else default_catalog_dir(url)
+    return PostgresLocation(url, local)
 
 
-def _open_milvus(url: str, catalog_dir: Path | None) -> IndexLocation:
+def _open_milvus(url: str, catalog_dir: Path | str | None) -> IndexLocation:
     from podsearch.index.milvus import open_milvus
 
     return open_milvus(url, catalog_dir)

@@ -19,14 +19,17 @@ test_congruence.py checks it per backend):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from podsearch.errors import IndexStateError
-from podsearch.models import DocPayload, Filters
+from podsearch.models import DocPayload, Episode, Filters, IngestReport, Show
+
+if TYPE_CHECKING:
+    from podsearch.catalog.base import CatalogData
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +133,91 @@ def upsert_batch(
         raise ValueError("ids, vectors and payloads must have the same length")
     last = {doc_id: i for i, doc_id in enumerate(ids)}
     return vectors, sorted(last.values())
+
+
+@runtime_checkable
+class CatalogStore(Protocol):
+    """The catalog and the index state: shows, episodes, row accounting, which episodes the
+    indexes hold (``content_hash`` vs ``indexed_hash``), tombstones, metadata (model, dim,
+    the index generation) and hub scores.
+
+    Implementations: SQLite in the index directory (``podsearch.store``, embedded and Milvus
+    locations) and PostgreSQL in the same database as the vectors (``index/pg_catalog.py``).
+    Every method is safe to call from several threads; each write is atomic on its own, and
+    on PostgreSQL it joins the location's open ``transaction()`` when there is one.
+    """
+
+    read_only: bool  # opened without write access: reads work, writes raise StorageError
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def generation(self) -> int:
+        """The index generation: bumped by every writer after its changes are committed."""
+        ...
+
+    def bump_generation(self) -> int:
+        """Increment the generation atomically across processes; returns the new value."""
+        ...
+
+    def ingest(self, data: CatalogData) -> IngestReport:
+        """Upsert shows and episodes in one transaction; classify every row (imported,
+        updated, unchanged, skipped: they add up to ``data.read``)."""
+        ...
+
+    def get(self, episode_id: str) -> Episode | None: ...
+
+    def get_many(self, episode_ids: Sequence[str]) -> dict[str, Episode]: ...
+
+    def iter_episodes(self, batch: int = 2000) -> Iterator[Episode]:
+        """Every episode by id, paged (never the whole table at once)."""
+        ...
+
+    def shows(self) -> list[Show]:
+        """Every show row (what a migration copies)."""
+        ...
+
+    def count(self) -> int: ...
+
+    def count_shows(self) -> int: ...
+
+    def count_indexed(self) -> int: ...
+
+    def top_shows(self, n: int = 20) -> list[tuple[str, str, int]]: ...
+
+    def find_shows(self, value: str) -> list[tuple[str, str]]: ...
+
+    def facet_counts(self, column: str) -> dict[str, int]: ...
+
+    def sample_titles(self, n: int, seed: int = 0) -> list[str]: ...
+
+    def dirty(self) -> list[tuple[Episode, str]]:
+        """Episodes whose indexed content is missing or stale, with their current hash."""
+        ...
+
+    def mark_indexed(self, pairs: Iterable[tuple[str, str]]) -> None: ...
+
+    def mark_all_unindexed(self) -> None: ...
+
+    def delete(self, episode_ids: Sequence[str]) -> list[str]:
+        """Delete episodes (tombstoned until ``clear_tombstones``); the ids that existed."""
+        ...
+
+    def tombstones(self) -> list[str]: ...
+
+    def clear_tombstones(self, episode_ids: Sequence[str]) -> None: ...
+
+    def set_hub_scores(self, pairs: Iterable[tuple[str, float]]) -> None: ...
+
+    def hub_scores(self, episode_ids: Sequence[str]) -> dict[str, float]: ...
+
+    def clear_hub_scores(self) -> None: ...
+
+    def load_hub_probes(self) -> np.ndarray | None:
+        """The stored hubness probe vectors, or None."""
+        ...
+
+    def save_hub_probes(self, probes: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...

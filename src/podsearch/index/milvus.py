@@ -39,6 +39,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -46,8 +47,14 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from podsearch.errors import IndexStateError, MissingDependencyError, QueryError, ServerError
-from podsearch.index.backends import default_catalog_dir, redact
-from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex, upsert_batch
+from podsearch.index.backends import LocalCatalog, default_catalog_dir, redact
+from podsearch.index.base import (
+    CatalogStore,
+    KeywordDoc,
+    KeywordIndex,
+    VectorIndex,
+    upsert_batch,
+)
 from podsearch.models import DocPayload, Filters
 
 NO_DATE = -(2**62)  # pub_ts of an episode without a date: below every real bound
@@ -560,20 +567,36 @@ class MilvusKeywordIndex:
         pass
 
 
-class MilvusLocation:
+class MilvusLocation(LocalCatalog):
     """Vectors (and, on Milvus >= 2.5 or Lite, BM25 keywords) in Milvus; the catalog in
-    ``local_dir``. On an older server the keyword index is the embedded tantivy one in
-    ``local_dir/keyword`` (see the module docstring)."""
+    ``local_dir`` or, with ``catalog_url`` (``postgresql://...``), in PostgreSQL: the pairing
+    for several API replicas. On an older server the keyword index is the embedded tantivy one
+    in ``local_dir/keyword`` (see the module docstring)."""
 
     kind = "milvus"
 
-    def __init__(self, url: str, local_dir: Path) -> None:
+    def __init__(self, url: str, local_dir: Path, catalog_url: str | None = None) -> None:
         self.uri, _, self.name, self.lite = split_url(url)  # a bad URL fails now
         self.url, self.display, self.local_dir = url, redact(url), local_dir
         if self.lite:
             self.kind = "milvus-lite"
         self._conn: MilvusConnection | None = None
         self._lock = threading.Lock()
+        self._pg: Any = None
+        if catalog_url is not None:
+            from podsearch.index.postgres import PgCatalogHost
+
+            self._pg = PgCatalogHost(catalog_url, vectors=False)  # no pgvector needed
+            self.local_files = False
+
+    def has_catalog(self) -> bool:
+        return bool(self._pg.has_catalog()) if self._pg else super().has_catalog()
+
+    def open_catalog(self) -> CatalogStore:
+        return self._pg.open_catalog() if self._pg else super().open_catalog()
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        return self._pg.write_lock() if self._pg else super().write_lock()
 
     def conn(self) -> MilvusConnection:
         with self._lock:
@@ -604,11 +627,22 @@ class MilvusLocation:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._pg is not None:
+                self._pg.close()
 
 
-def open_milvus(url: str, catalog_dir: Path | None) -> MilvusLocation:
-    """The registry's opener: the catalog beside a Lite file, else one directory per URL."""
+def open_milvus(url: str, catalog_dir: Path | str | None) -> MilvusLocation:
+    """The registry's opener: the catalog in PostgreSQL when ``catalog_dir`` is a
+    ``postgresql://`` URL, else a directory: beside a Lite file, or one per URL."""
     uri, _, name, lite = split_url(url)
+    catalog_url = None
+    if isinstance(catalog_dir, str):
+        if urlsplit(catalog_dir).scheme.lower() not in ("postgresql", "postgres"):
+            raise QueryError(
+                f"a Milvus location keeps its catalog in a directory or in PostgreSQL "
+                f"(postgresql://...), not {redact(catalog_dir)}"
+            )
+        catalog_url, catalog_dir = catalog_dir, None
     if catalog_dir is None:
         catalog_dir = Path(f"{uri}.{name}.catalog") if lite else default_catalog_dir(url)
-    return MilvusLocation(url, catalog_dir)
+    return MilvusLocation(url, catalog_dir, catalog_url)

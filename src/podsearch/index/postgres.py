@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -37,7 +37,13 @@ import numpy as np
 
 from podsearch.errors import IndexStateError, MissingDependencyError, QueryError, ServerError
 from podsearch.index.backends import redact
-from podsearch.index.base import KeywordDoc, KeywordIndex, VectorIndex, upsert_batch
+from podsearch.index.base import (
+    CatalogStore,
+    KeywordDoc,
+    KeywordIndex,
+    VectorIndex,
+    upsert_batch,
+)
 from podsearch.models import DocPayload, Filters
 
 if TYPE_CHECKING:
@@ -89,7 +95,10 @@ def split_url(url: str) -> tuple[str, str]:
 class PgDatabase:
     """One connection pool per location, shared by its vector and keyword indexes."""
 
-    def __init__(self, url: str, *, max_size: int = 4, connect_timeout: int = 5) -> None:
+    def __init__(
+        self, url: str, *, max_size: int = 8, connect_timeout: int = 5, vectors: bool = True
+    ) -> None:
+        """``vectors=False``: a catalog-only database (beside Milvus), no pgvector needed."""
         self.sql = _sql()
         import psycopg
         from psycopg_pool import ConnectionPool
@@ -106,7 +115,7 @@ class PgDatabase:
         kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": connect_timeout}
         try:
             with psycopg.connect(self.conninfo, **kwargs) as conn:
-                self.pgvector = self._ensure_vector(conn)
+                self.pgvector = self._ensure_vector(conn) if vectors else ()
         except psycopg.OperationalError as e:
             raise self.error(e) from None
         self.pool = ConnectionPool(
@@ -114,6 +123,7 @@ class PgDatabase:
             name=f"podsearch-{self.name}",
         )  # fmt: skip
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def _ensure_vector(self, conn: psycopg.Connection[Any]) -> tuple[int, ...]:
         ext = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
@@ -156,14 +166,45 @@ class PgDatabase:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; inside ``transaction()`` on this thread, that transaction's
+        connection (so a caller's own ``conn.transaction()`` becomes a savepoint in it)."""
         import psycopg
         from psycopg_pool import PoolTimeout
 
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
         try:
             with self.pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise self.error(e) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction for every call on this thread until the block ends: the catalog,
+        vector and keyword writes of one index chunk commit together or not at all."""
+        if getattr(self._local, "conn", None) is not None:
+            yield  # nested: the outer block commits
+            return
+        with self.connection() as conn, conn.transaction():
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def advisory_lock(self, key: str) -> Iterator[None]:
+        """A session-level advisory lock on ``key`` for the block (blocking): one writer per
+        index across every process and host that uses this database."""
+        with self.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
     def table(self, suffix: str) -> sql.Identifier:
         return self.sql.Identifier(f"{self.name}_{suffix}")
@@ -504,24 +545,56 @@ class PgKeywordIndex:
         pass
 
 
-class PostgresLocation:
-    """Vectors and keywords in one PostgreSQL database; the catalog in ``local_dir``."""
+class PgCatalogHost:
+    """The catalog part of a location in a PostgreSQL database: a ``CatalogStore`` and the
+    writers' advisory lock. PostgresLocation has one; a Milvus location paired with a
+    PostgreSQL catalog (``catalog=postgresql://...``) has one of its own."""
 
-    kind = "postgresql"
-
-    def __init__(self, url: str, local_dir: Path) -> None:
+    def __init__(self, url: str, *, vectors: bool = True) -> None:
         split_url(url)  # a bad index name fails now, before any connection
-        self.url = url
-        self.display = redact(url)
-        self.local_dir = local_dir
+        self.url, self.vectors = url, vectors
         self._db: PgDatabase | None = None
         self._lock = threading.Lock()
 
     def db(self) -> PgDatabase:
         with self._lock:
             if self._db is None:
-                self._db = PgDatabase(self.url)
+                self._db = PgDatabase(self.url, vectors=self.vectors)
             return self._db
+
+    def has_catalog(self) -> bool:
+        from podsearch.index.pg_catalog import schema_version
+
+        return schema_version(self.db()) > 0
+
+    def open_catalog(self) -> CatalogStore:
+        from podsearch.index.pg_catalog import PgCatalogStore
+
+        return PgCatalogStore(self.db())
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """A PostgreSQL advisory lock: one writer per index across processes and hosts."""
+        db = self.db()
+        return db.advisory_lock(f"podsearch-write:{db.name}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+class PostgresLocation(PgCatalogHost):
+    """Catalog, vectors and keywords in one PostgreSQL database: no local state
+    (``local_dir`` is never created), so API replicas can share the database."""
+
+    kind = "postgresql"
+    local_files = False
+
+    def __init__(self, url: str, local_dir: Path) -> None:
+        super().__init__(url)
+        self.display = redact(url)
+        self.local_dir = local_dir
 
     def open_vectors(self, dim: int, *, fresh: bool = False) -> VectorIndex:
         idx = PgVectorIndex(self.db(), dim, load=not fresh)
@@ -532,13 +605,10 @@ class PostgresLocation:
     def open_keywords(self) -> KeywordIndex:
         return PgKeywordIndex(self.db())
 
+    def transaction(self) -> AbstractContextManager[None]:
+        return self.db().transaction()
+
     def check(self) -> None:
         """Connect once: ServerError (one line, no password) when the server cannot be used."""
         with self.db().connection() as conn:
             conn.execute("SELECT 1")
-
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
