@@ -46,6 +46,13 @@ MODES = ("hybrid", "dense", "keyword")
 K = 10
 WRITE_CATALOG = SHARED_DATA / "spotify-podcasts-metadata-sample" / "metadata.tsv"
 WRITE_PREFIX = "live:"
+POOL_NAMES = {
+    "trec_query": "TREC Podcasts topic queries",
+    "curated": "curated queries (eval/queries/curated.jsonl)",
+    "bench_extra": "benchmark queries (bench/common.py)",
+    "trec_description": "TREC topic descriptions",
+    "episode_title": "episode titles (shuffled, seed 0)",
+}
 
 
 # -- the query pool ---------------------------------------------------------------------
@@ -293,6 +300,7 @@ def run_phase(
     wall = wall1 - wall0
     res = summarise(data["records"], 0.0, args.duration)
     res.update(
+        command=_command(),
         clients=clients,
         onnx_spin_wait=spin,
         problems=data["problems"][:20],
@@ -366,6 +374,7 @@ def run_write_phase(args: argparse.Namespace, pool: Path) -> dict[str, Any]:
     ing = json.loads(ingest.stdout.strip().splitlines()[-1])
     idx = json.loads(indexed.stdout.strip().splitlines()[-1])
     return {
+        "command": _command(),
         "clients": args.write_clients,
         "generator_started_s_before_writer": round(t_w0 - t_gen, 1),
         "whole_run": summarise(data["records"], 0.0, end),
@@ -391,6 +400,10 @@ def run_write_phase(args: argparse.Namespace, pool: Path) -> dict[str, Any]:
         "load_average_start": [round(x, 2) for x in up0],
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _command() -> str:
+    return " ".join([".venv/bin/python", "bench/load_bench.py", *sys.argv[1:]])
 
 
 def _commit() -> str:
@@ -436,7 +449,8 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> None:
         f"(encoder backend {res['encoder_backend']}) on 127.0.0.1, the load generator in another "
         f"process on the same {os.cpu_count()} CPUs. Each phase: a fresh server, then N "
         "clients for the duration, each sending its next GET /api/search (k=10; modes cycling "
-        "hybrid, dense, keyword) when the last was answered; no query text repeats in a phase.",
+        "hybrid, dense, keyword) when the last was answered; no query text repeats within 2,048 "
+        "requests (the server's query-vector cache), and none at all in a read phase.",
         f"Query pool: {res['query_pool']}.",
         "",
         "| clients | ONNX threads | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors "
@@ -457,11 +471,17 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> None:
         modes = ", ".join(f"{m} {v[0]} / {v[1]}" for m, v in ph["per_mode_p50_p99_ms"].items())
         spin = " (baseline: spin-waiting)" if ph.get("onnx_spin_wait") else ""
         md.append(f"- {ph['clients']} clients{spin}: {modes}")
+    bad = [(ph, p) for ph in res["phases"].values() for p in ph["problems"]]
+    if bad:
+        md += ["", "Errors and bad responses (first ones per phase):", ""]
+        md += [f"- {ph['clients']} clients: {p}" for ph, p in bad]
     w = res.get("write_phase")
     if w:
         md += [
             "",
             f"## Searching while the index is written ({w['clients']} clients)",
+            "",
+            f"Command: `{w.get('command', res['command'])}`",
             "",
             f"`podsearch ingest` of the Spotify sample ({w['ingest_report'].get('read')} rows, "
             f"ids `{WRITE_PREFIX}...`) into the served index took {w['ingest_seconds']} s, then "
@@ -550,18 +570,21 @@ def main() -> None:
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     con.close()
     res = {
-        "command": " ".join([".venv/bin/python", "bench/load_bench.py", *sys.argv[1:]]),
+        # The commands that measured the phases (stages may run apart; see --phases).
+        "command": "; ".join(
+            dict.fromkeys(str(v.get("command") or _command()) for v in done.values())
+        ),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "commit": _commit(),
         "machine": f"{os.uname().machine}, {os.cpu_count()} CPUs",
         "machine_facts": machine_facts(["onnxruntime", "uvicorn", "fastapi", "httpx"]),
-        "load_at_end": load_snapshot(),
+        "load_when_report_written": load_snapshot(),
         "index": str(args.index),
         "index_episodes": episodes,
         "encoder_backend": "onnx (default)",
         "model": meta.get("model"),
         "duration_s": args.duration,
-        "query_pool": ", ".join(f"{n} {k.replace('_', ' ')}s" for k, n in counts.items()),
+        "query_pool": ", ".join(f"{n} {POOL_NAMES[k]}" for k, n in counts.items()),
         "phases": {k: v for k, v in done.items() if k.startswith("c")},
         "write_phase": done.get("write"),
     }

@@ -145,7 +145,7 @@ def test_kill_during_ingest_keeps_the_index_and_a_rerun_imports_every_row(
     base_index: Path, tmp_path: Path
 ) -> None:
     before = _snapshot(base_index)
-    n = 12_000
+    n = 8_000
     catalog = _synthetic_jsonl(tmp_path / "big.jsonl", n)
     proc = _start(["-m", "podsearch.cli", "ingest", "-i", str(base_index), "-c", str(catalog)])
     # The ingest writes every row in one transaction: kill while it holds the write lock (for

@@ -100,9 +100,9 @@ class OnnxEncoder(BaseEncoder):
         opts.inter_op_num_threads = 1
         if not _spin():
             # Idle intra-op threads sleep instead of spin-waiting for the next operator. On a
-            # busy machine (a server answering concurrent queries; a shared CPU) spinning
-            # burns a core per waiting thread: a query cost ~2x the CPU time (18 vs 9 ms) and
-            # 8 concurrent clients doubled their p99 (bench/results/load_bench.md).
+            # busy machine (a shared CPU; a server answering queries) spinning burns the cores
+            # others need: through the server a search cost 26.6 instead of 13.2 ms of CPU and
+            # one client got 17 instead of 46 searches/s (bench/results/load_bench.md).
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
