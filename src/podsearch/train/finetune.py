@@ -135,7 +135,8 @@ def finetune(
         loss = MultipleNegativesRankingLoss(model, scale=settings.scale)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    _remove_stale_scratch(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     losses: list[float] = []
     state: dict[str, float] = {"t0": time.perf_counter()}
 
@@ -202,6 +203,25 @@ def finetune(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
+
+
+def _remove_stale_scratch(out: Path) -> None:
+    """Delete scratch directories that killed runs for ``out`` left behind (``.NAME.tmp-PID-*``
+    whose process is gone); a run still going keeps its own."""
+    for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = tmp.name.removeprefix(f".{out.name}.tmp-").split("-", 1)[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def interpolate_weights(base: Mapping[str, Any], tuned: Mapping[str, Any], alpha: float) -> dict:
