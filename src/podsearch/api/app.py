@@ -347,6 +347,7 @@ def create_app(
         )
 
     add_voice_routes(app, engine, transcriber)
+    _document_edges(app)
 
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -399,6 +400,56 @@ def create_app(
             )
 
     return app
+
+
+def _document_edges(app: FastAPI) -> None:
+    """Add to the OpenAPI schema the answers the middleware gives before a route runs: 400
+    (a body that cannot be parsed), 413 (over the body limit) and 429 (rate limit)."""
+    import re
+
+    from podsearch.api.limits import EXPENSIVE
+
+    base = app.openapi
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = base()
+        for path, item in schema.get("paths", {}).items():
+            for method, op in item.items():
+                responses = op.setdefault("responses", {})
+                if "requestBody" in op:
+                    responses.setdefault(
+                        "400", {"description": "The body cannot be parsed", "content": error}
+                    )
+                    responses.setdefault(
+                        "413",
+                        {"description": "The body is over this endpoint's limit (docs/CONFIG.md)",
+                         "content": error},
+                    )  # fmt: skip
+                probe = re.sub(r"\{[^}]*\}", "x", path)
+                if any(
+                    r.method == method.upper() and re.fullmatch(r.path, probe) for r in EXPENSIVE
+                ):
+                    responses.setdefault(
+                        "429",
+                        {
+                            "description": "Too many requests from this client",
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "Seconds until a request may pass",
+                                    "schema": {"type": "integer"},
+                                }
+                            },
+                            "content": error,
+                        },
+                    )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ErrorOut", ErrorOut.model_json_schema())
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_dir(

@@ -48,7 +48,8 @@ class EpisodeIn(BaseModel):
     categories: str | list[str] | None = Field(None, description='"A | B" or ["A", "B"]')
     pub_date: str | None = Field(None, description="ISO 8601 date or time, or RFC 2822.")
     audio_url: str | None = None
-    duration_s: float | None = None
+    # strict: JSON true is not a number of seconds (the schema says number).
+    duration_s: float | None = Field(None, strict=True)
 
 
 class IngestOut(BaseModel):
