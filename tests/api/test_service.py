@@ -274,6 +274,7 @@ def test_cors_per_origin(engine: Podsearch) -> None:
     assert "PUT" in pre.headers["access-control-allow-methods"]
     assert "authorization" in pre.headers["access-control-allow-headers"].lower()
     assert "access-control-allow-credentials" not in pre.headers
+    assert ok.headers["access-control-expose-headers"] == "Retry-After"
     bad = c.options(
         "/api/search",
         headers={"Origin": "https://b.example", "Access-Control-Request-Method": "POST"},

@@ -371,6 +371,7 @@ def create_app(
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
             allow_credentials=False,
+            expose_headers=["Retry-After"],  # so that a page can honour a 429
             max_age=600,
         )
     if allowed_hosts is not None:
