@@ -148,11 +148,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--index", type=Path, default=REPO / "var" / "bench-index")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "serve_workers")
+    ap.add_argument(
+        "--reverse",
+        action="store_true",
+        help="layouts in reverse order (a second pass, to see "
+        "how much the order and the neighbours' load moved the figures)",
+    )
     args = ap.parse_args()
     queries = all_queries()
     log(f"{len(queries)} distinct queries")
     runs = []
-    for label, workers, threads in LAYOUTS:
+    for label, workers, threads in reversed(LAYOUTS) if args.reverse else LAYOUTS:
         for clients in CLIENTS:
             before = os.getloadavg()[0]
             proc, url = start_server(args.index, workers, threads)

@@ -504,3 +504,53 @@ def test_ingest_url_checked_at_once(engine: Podsearch) -> None:
     assert r.status_code == 422 and "unknown language" in r.json()["detail"]
     r = c.post("/api/ingest", json={"nope": 1}, headers=AUTH)
     assert r.status_code == 422
+
+
+def test_worker_processes_get_the_same_settings(tmp_path: Path) -> None:
+    """``serve --workers N`` hands its settings to each worker as JSON: nothing is lost."""
+    from podsearch.cli.serve import _settings_json
+    from podsearch.config import load_settings
+
+    s = replace(
+        SETTINGS,
+        index=tmp_path / "ix",
+        threads=1,
+        keyword_weight=0.3,
+        cors_origins=("https://a.example",),
+        feed_private_networks=("10.0.0.0/8",),
+        rate_limit=0,
+        workers=2,
+        shutdown_timeout=7,
+    )
+    again = load_settings(None, env={}, cwd=tmp_path, **json.loads(_settings_json(s)))
+    assert again == replace(s, source=None)
+
+
+def test_a_slow_search_does_not_block_other_requests(
+    engine: Podsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches run in the server's thread pool: while one spends a second (as a slow query
+    encoding would), other requests, searches included, are answered."""
+    slow_query = "sleepy query"
+    real = engine.search
+
+    def search(q: str, **kw: Any) -> Any:
+        if q == slow_query:
+            time.sleep(1.0)
+        return real(q, **kw)
+
+    monkeypatch.setattr(engine, "search", search)
+    with _client(engine) as c:
+        c.get("/api/search", params={"q": "bread"})  # the first search opens the indexes
+        out: list[int] = []
+        t = threading.Thread(
+            target=lambda: out.append(c.get("/api/search", params={"q": slow_query}).status_code)
+        )
+        t.start()
+        time.sleep(0.2)
+        t0 = time.perf_counter()
+        assert c.get("/api/search", params={"q": "bread"}).status_code == 200
+        assert c.get("/api/health").status_code == 200
+        assert time.perf_counter() - t0 < 0.6
+        t.join()
+        assert out == [200]
