@@ -428,6 +428,15 @@ def feed_server() -> Iterator[str]:
                 body = RSS.encode()
             elif self.path == "/big.xml":
                 body = b"<rss>" + b" " * (2 * 1024 * 1024) + b"</rss>"
+            elif self.path == "/slow.xml":  # 10 bytes every 0.2 s, 4 s in all
+                self.send_response(200)
+                self.send_header("Content-Length", "200")
+                self.end_headers()
+                for _ in range(20):
+                    self.wfile.write(b" " * 10)
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                return
             elif self.path.startswith("/to-"):
                 target = "file:///etc/passwd" if self.path == "/to-file" else "/feed.xml"
                 self.send_response(302)
@@ -449,6 +458,7 @@ def feed_server() -> Iterator[str]:
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True  # teardown does not wait for /slow.xml
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -554,3 +564,19 @@ def test_a_slow_search_does_not_block_other_requests(
         assert time.perf_counter() - t0 < 0.6
         t.join()
         assert out == [200]
+
+
+def test_feed_fetch_is_time_limited(feed_server: str) -> None:
+    import ipaddress
+
+    from podsearch.api.fetch import FeedFetchError, FetchPolicy, fetch_feed
+
+    policy = FetchPolicy(
+        max_bytes=10**6, deadline_s=0.5, allowed_networks=(ipaddress.ip_network("127.0.0.1"),)
+    )
+    t0 = time.perf_counter()
+    with pytest.raises(FeedFetchError, match="longer than 0.5 s"):
+        fetch_feed(f"{feed_server}/slow.xml", policy)
+    assert time.perf_counter() - t0 < 2.0
+    data, final = fetch_feed(f"{feed_server}/to-feed", policy)
+    assert data.startswith(b"<?xml") and final.endswith("/feed.xml")
