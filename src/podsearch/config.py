@@ -56,6 +56,20 @@ class Settings:
     # Host headers the server answers (DNS-rebinding protection); empty: the loopback names
     # when bound to a loopback address, else every host (set them for a public server).
     allowed_hosts: tuple[str, ...] = ()
+    # Origins whose pages may call the API from a browser (CORS); empty: none (CORS off).
+    cors_origins: tuple[str, ...] = ()
+    # Requests per minute per client on each expensive endpoint (0: no limit), and the burst.
+    rate_limit: int = 30
+    rate_burst: int = 10
+    # Largest catalog upload or fetched feed for POST /api/ingest, MiB.
+    max_upload_mb: int = 50
+    # Networks (CIDR) or addresses that POST /api/ingest may fetch feeds from although they
+    # are not public (private, loopback, link-local): none by default (SSRF protection).
+    feed_private_networks: tuple[str, ...] = ()
+    # Server processes; 1 answers concurrent searches from one process's thread pool.
+    workers: int = 1
+    # Seconds a stopping server waits for in-flight requests and background jobs.
+    shutdown_timeout: int = 30
     source: Path | None = None  # the config file read, if any
 
     def fusion(self) -> FusionSettings | None:
@@ -93,7 +107,20 @@ _FUSION_KEYS = (
     "cross_lingual_keyword_weight",
     "title_keyword_weight",
 )
-_SERVER = {"host": "host", "port": "port", "api_keys": "api_keys", "allowed_hosts": "allowed_hosts"}
+_SERVER_KEYS = (
+    "host",
+    "port",
+    "api_keys",
+    "allowed_hosts",
+    "cors_origins",
+    "rate_limit",
+    "rate_burst",
+    "max_upload_mb",
+    "feed_private_networks",
+    "workers",
+    "shutdown_timeout",
+)
+_SERVER = {k: k for k in _SERVER_KEYS}
 _ENV = {
     "PODSEARCH_INDEX": "index",
     "PODSEARCH_CATALOG": "catalog",
@@ -105,6 +132,13 @@ _ENV = {
     "PODSEARCH_PORT": "port",
     "PODSEARCH_API_KEYS": "api_keys",  # comma-separated
     "PODSEARCH_ALLOWED_HOSTS": "allowed_hosts",  # comma-separated
+    "PODSEARCH_CORS_ORIGINS": "cors_origins",  # comma-separated
+    "PODSEARCH_RATE_LIMIT": "rate_limit",
+    "PODSEARCH_RATE_BURST": "rate_burst",
+    "PODSEARCH_MAX_UPLOAD_MB": "max_upload_mb",
+    "PODSEARCH_FEED_PRIVATE_NETWORKS": "feed_private_networks",  # comma-separated
+    "PODSEARCH_WORKERS": "workers",
+    "PODSEARCH_SHUTDOWN_TIMEOUT": "shutdown_timeout",
 }
 _TYPES: dict[str, type] = {
     "index": Path,
@@ -121,6 +155,13 @@ _TYPES: dict[str, type] = {
     "port": int,
     "api_keys": tuple,
     "allowed_hosts": tuple,
+    "cors_origins": tuple,
+    "rate_limit": int,
+    "rate_burst": int,
+    "max_upload_mb": int,
+    "feed_private_networks": tuple,
+    "workers": int,
+    "shutdown_timeout": int,
 }
 
 
@@ -233,11 +274,19 @@ def _convert(key: str, value: Any, where: str) -> Any:
     return Path(value).expanduser() if kind is Path else str(value).strip()
 
 
-_MIN_INT = {"port": 1, "threads": 1}
+_MIN_INT = {
+    "port": 1,
+    "threads": 1,
+    "rate_limit": 0,
+    "rate_burst": 1,
+    "max_upload_mb": 1,
+    "workers": 1,
+    "shutdown_timeout": 0,
+}
 _TYPE_WORDS = {
     Path: "a path (a string)",
     str: "a string",
-    int: "a whole number (1-65535)",
+    int: "a whole number (0-65535; see docs/CONFIG.md for each key's range)",
     float: "a number",
     tuple: "a list of strings",
 }

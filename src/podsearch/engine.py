@@ -334,6 +334,11 @@ class Podsearch:
 
         return self._ingest_data(read_records(records, source=source, language=language))
 
+    def ingest_data(self, data: CatalogData) -> IngestReport:
+        """Upsert a catalog already read (``read_catalog``, or a feed fetched elsewhere, as
+        ``POST /api/ingest`` does) with the same row accounting as ``ingest``."""
+        return self._ingest_data(data)
+
     def _ingest_data(self, data: CatalogData) -> IngestReport:
         with self._writing(), self.location.transaction():
             report = self.store.ingest(data)

@@ -15,15 +15,20 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from podsearch.api.auth import key_checker
+from podsearch.api.fetch import FetchPolicy
+from podsearch.api.ingest import register as register_ingest
+from podsearch.api.limits import MIB, BodyLimit, RateLimit, TokenBuckets, body_limits
 from podsearch.api.methods import allowed_methods
+from podsearch.api.metrics import Metrics, MetricsMiddleware
 from podsearch.api.recommend import register as register_recommend
 from podsearch.api.schemas import (
     EpisodeOut,
@@ -41,6 +46,7 @@ from podsearch.encode import DEFAULT_BACKEND
 from podsearch.errors import PodsearchError
 
 if TYPE_CHECKING:
+    from podsearch.config import Settings
     from podsearch.engine import Podsearch
     from podsearch.voice.transcribe import SpeechToText
 
@@ -62,6 +68,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Not found"},
     422: {"model": ErrorOut, "description": "Invalid request (the detail says which field)"},
 }
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No API key (send Authorization: Bearer KEY)"},
+    403: {"model": ErrorOut, "description": "Wrong API key, or no key configured on the server"},
+    422: {"model": ErrorOut, "description": "Invalid request"},
+}
 
 
 class SearchQuery(SearchRequest):
@@ -75,6 +86,9 @@ _HTTP_ERROR_NAMES = {
     403: "Forbidden",
     404: "NotFound",
     405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    429: "TooManyRequests",
 }
 
 
@@ -124,6 +138,7 @@ def create_app(
     transcriber: SpeechToText | None = None,
     api_keys: Sequence[str] | None = None,
     allowed_hosts: Sequence[str] | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """Build the FastAPI app serving ``engine`` at ``/api`` and the web page at ``/``.
 
@@ -133,13 +148,27 @@ def create_app(
     the CLI set it, else ``$PODSEARCH_API_KEYS`` (comma-separated). No key: writes are off.
     ``allowed_hosts``: the Host headers answered (others get 400), against DNS rebinding;
     None: any (``podsearch serve`` passes ``Settings.server_hosts()``).
+    ``settings``: the ``[server]`` settings (CORS origins, rate limits, upload size, feed
+    networks, shutdown timeout); None: their defaults (docs/CONFIG.md).
     """
+    from podsearch.config import Settings
+
+    conf = settings if settings is not None else Settings()
     # Engine reads are thread-safe (the store serialises its SQLite connection, the indexes
     # lock their own state), so plain ``def`` endpoints search concurrently in the thread pool.
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        # uvicorn has stopped taking requests and waited for those in flight: stop the
+        # background jobs (an index build stops after its current chunk), then close.
+        jobs = getattr(_app.state, "jobs", None)
+        if jobs is not None:
+            import anyio
+
+            stopped = await anyio.to_thread.run_sync(jobs.shutdown, conf.shutdown_timeout)
+            if stopped:
+                log.warning("stopped %d background job(s) at shutdown: %s", len(stopped), stopped)
         if close_engine:
             engine.close()
 
@@ -155,10 +184,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
-    if allowed_hosts is not None:
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    metrics = Metrics()
+    metrics.watch_index(engine)
+    app.state.metrics = metrics
 
     def keys() -> Sequence[str]:
         if api_keys is not None:
@@ -166,6 +194,8 @@ def create_app(
         settings = getattr(app.state, "settings", None)
         if settings is not None:
             return tuple(settings.api_keys)
+        if conf.api_keys:
+            return conf.api_keys
         return [k.strip() for k in os.environ.get("PODSEARCH_API_KEYS", "").split(",")]
 
     @app.exception_handler(PodsearchError)
@@ -182,12 +212,7 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_req: Request, exc: StarletteHTTPException) -> Response:
-        name = {
-            401: "Unauthorized",
-            403: "Forbidden",
-            404: "NotFound",
-            405: "MethodNotAllowed",
-        }.get(exc.status_code, "HTTPError")
+        name = _HTTP_ERROR_NAMES.get(exc.status_code, "HTTPError")
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:  # every method of the path, not one route's
             headers["Allow"] = ", ".join(allowed_methods(app.router.routes, _req.scope))
@@ -202,12 +227,14 @@ def create_app(
         log.exception("unexpected error", exc_info=exc)
         return _error(500, "InternalError", "the server failed; see its log for the cause")
 
-    def run_search(req: SearchRequest) -> dict[str, Any]:
+    def run_search(req: SearchRequest, request: Request) -> dict[str, Any]:
         t0 = time.perf_counter()
+        request.state.mode = req.mode  # a metrics label
         result = engine.search(
             req.q, k=req.k, offset=req.offset, mode=req.mode, filters=req.filters()
         )
         body = result.to_dict()
+        metrics.observe_search(result.timings_ms)
         body["took_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
         return body
 
@@ -218,9 +245,9 @@ def create_app(
         tags=["search"],
         summary="Search episodes",
     )
-    def search_get(params: Annotated[SearchQuery, Query()]) -> dict[str, Any]:
+    def search_get(params: Annotated[SearchQuery, Query()], request: Request) -> dict[str, Any]:
         """Search with query parameters; `lang`, `show` and `category` may repeat."""
-        return run_search(params)
+        return run_search(params, request)
 
     @app.post(
         "/api/search",
@@ -229,13 +256,40 @@ def create_app(
         tags=["search"],
         summary="Search episodes (JSON body)",
     )
-    def search_post(body: SearchRequest) -> dict[str, Any]:
+    def search_post(body: SearchRequest, request: Request) -> dict[str, Any]:
         """Search with a JSON body holding the same fields as the GET parameters."""
-        return run_search(body)
+        return run_search(body, request)
 
     # Before /api/episodes/{id}: its path parameter would swallow ".../similar".
     register_recommend(app, engine, ERROR_RESPONSES)
-    register_writes(app, engine, key_checker(keys))
+    require_key = key_checker(keys)
+    register_writes(app, engine, require_key)
+    register_ingest(
+        app,
+        engine,
+        require_key,
+        app.state.jobs,
+        lambda: FetchPolicy.from_settings(conf.max_upload_mb * MIB, conf.feed_private_networks),
+        WRITE_ERRORS,
+    )
+
+    @app.get(
+        "/metrics",
+        tags=["meta"],
+        summary="Prometheus metrics (API key required)",
+        dependencies=[Depends(require_key)],
+        responses={
+            200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+            401: {"description": "No API key"},
+            403: {"description": "Wrong API key, or no key configured"},
+        },
+        response_class=Response,
+    )
+    def get_metrics() -> Response:
+        """Request counts and latency per route template and mode, encoder latency, index size
+        and generation, in the Prometheus text format. Scrape it with the API key
+        (`authorization: {credentials: KEY}` in the scrape config)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(
         "/api/episodes/{episode_id:path}",
@@ -297,9 +351,37 @@ def create_app(
         )
 
     add_voice_routes(app, engine, transcriber)
+    _document_edges(app)
 
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # Innermost first: body limit, rate limit, metrics, CORS, Host check, then the access log
+    # outermost (so that every answer, 400/413/429 included, is counted and logged).
+    from podsearch.api.voice import FORM_OVERHEAD
+    from podsearch.voice.audio import AudioLimits
+
+    audio_bytes = AudioLimits().max_bytes + FORM_OVERHEAD
+    app.add_middleware(BodyLimit, limits=body_limits(conf.max_upload_mb * MIB, audio_bytes))
+    if conf.rate_limit > 0:
+        app.add_middleware(RateLimit, buckets=TokenBuckets(conf.rate_limit, conf.rate_burst))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if conf.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(conf.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+            expose_headers=["Retry-After"],  # so that a page can honour a 429
+            max_age=600,
+        )
+    if allowed_hosts is not None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Response:
@@ -323,6 +405,56 @@ def create_app(
             )
 
     return app
+
+
+def _document_edges(app: FastAPI) -> None:
+    """Add to the OpenAPI schema the answers the middleware gives before a route runs: 400
+    (a body that cannot be parsed), 413 (over the body limit) and 429 (rate limit)."""
+    import re
+
+    from podsearch.api.limits import EXPENSIVE
+
+    base = app.openapi
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = base()
+        for path, item in schema.get("paths", {}).items():
+            for method, op in item.items():
+                responses = op.setdefault("responses", {})
+                if "requestBody" in op:
+                    responses.setdefault(
+                        "400", {"description": "The body cannot be parsed", "content": error}
+                    )
+                    responses.setdefault(
+                        "413",
+                        {"description": "The body is over this endpoint's limit (docs/CONFIG.md)",
+                         "content": error},
+                    )  # fmt: skip
+                probe = re.sub(r"\{[^}]*\}", "x", path)
+                if any(
+                    r.method == method.upper() and re.fullmatch(r.path, probe) for r in EXPENSIVE
+                ):
+                    responses.setdefault(
+                        "429",
+                        {
+                            "description": "Too many requests from this client",
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "Seconds until a request may pass",
+                                    "schema": {"type": "integer"},
+                                }
+                            },
+                            "content": error,
+                        },
+                    )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ErrorOut", ErrorOut.model_json_schema())
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_dir(

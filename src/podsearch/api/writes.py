@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000  # episodes per PUT /api/episodes
 KEEP_JOBS = 100  # finished jobs remembered for GET /api/jobs/{id}
+INTERRUPTED = "the server stopped before the job ended"
 
 
 class EpisodeIn(BaseModel):
@@ -47,7 +48,8 @@ class EpisodeIn(BaseModel):
     categories: str | list[str] | None = Field(None, description='"A | B" or ["A", "B"]')
     pub_date: str | None = Field(None, description="ISO 8601 date or time, or RFC 2822.")
     audio_url: str | None = None
-    duration_s: float | None = None
+    # strict: JSON true is not a number of seconds (the schema says number).
+    duration_s: float | None = Field(None, strict=True)
 
 
 class IngestOut(BaseModel):
@@ -71,7 +73,10 @@ class IndexIn(BaseModel):
 class JobOut(BaseModel):
     job_id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "interrupted"] = Field(
+        description="`interrupted`: the server stopped before the job ended; an index build "
+        "resumes where it stopped when started again, an ingest is all or nothing."
+    )
     created: float
     started: float | None = None
     finished: float | None = None
@@ -80,45 +85,121 @@ class JobOut(BaseModel):
     error: str | None = None
 
 
+class ServerStoppingError(PodsearchError):
+    """A job was asked for while the server is shutting down."""
+
+    http_status = 503
+
+
+class JobInterrupted(Exception):
+    """Raised inside a job (from its progress callback) when the server is stopping."""
+
+
 class Jobs:
-    """Background jobs by id (the latest ``KEEP_JOBS``); one index build at a time."""
+    """Background jobs by id (the latest ``KEEP_JOBS``); one index build at a time.
+
+    ``shutdown`` asks running jobs to stop (an index build stops at its next progress call,
+    after the chunk it is committing), waits for them, and marks them ``interrupted``.
+    """
 
     def __init__(self) -> None:
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
-    def start(self, kind: str, work: Callable[[Callable[[int, int], None]], Any]) -> dict[str, Any]:
-        """Run ``work(progress)`` in a thread; a job of this kind still running is returned
-        instead of starting a second one (it would wait for the first anyway)."""
+    def start(
+        self,
+        kind: str,
+        work: Callable[[Callable[[int, int], None]], Any],
+        *,
+        single: bool = True,
+        cleanup: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        """Run ``work(progress)`` in a thread. ``single``: a job of this kind still running is
+        returned instead of starting a second one (it would wait for the first anyway).
+        ``cleanup`` runs when the job ends, however it ends."""
         with self._lock:
-            for job in self._jobs.values():
-                if job["kind"] == kind and job["status"] in ("queued", "running"):
-                    return dict(job)
+            if self._stopping.is_set():
+                if cleanup:
+                    cleanup()
+                raise ServerStoppingError("the server is stopping: send the request again later")
+            if single:
+                for job in self._jobs.values():
+                    if job["kind"] == kind and job["status"] in ("queued", "running"):
+                        if cleanup:
+                            cleanup()
+                        return dict(job)
             job = {"job_id": uuid.uuid4().hex, "kind": kind, "status": "queued",
                    "created": time.time(), "progress": {}}  # fmt: skip
             self._jobs[job["job_id"]] = job
             while len(self._jobs) > KEEP_JOBS:
                 self._jobs.popitem(last=False)
-        threading.Thread(target=self._run, args=(job, work), daemon=True).start()
+            thread = threading.Thread(
+                target=self._run, args=(job, work, cleanup), daemon=True, name=f"job-{kind}"
+            )
+            self._threads[job["job_id"]] = thread
+        thread.start()
         return dict(job)
 
-    def _run(self, job: dict[str, Any], work: Callable[[Callable[[int, int], None]], Any]) -> None:
+    def _run(
+        self,
+        job: dict[str, Any],
+        work: Callable[[Callable[[int, int], None]], Any],
+        cleanup: Callable[[], None] | None,
+    ) -> None:
         job.update(status="running", started=time.time())
 
         def progress(done: int, total: int) -> None:
             job["progress"] = {"done": done, "total": total}
+            if self._stopping.is_set():
+                raise JobInterrupted
 
         try:
+            if self._stopping.is_set():
+                raise JobInterrupted
             result = work(progress)
             job.update(status="done", result=result)
+        except JobInterrupted:
+            log.warning("%s job %s interrupted: the server is stopping", job["kind"], job["job_id"])
+            job.update(status="interrupted", error=INTERRUPTED)
         except PodsearchError as exc:
             log.warning("%s job %s failed: %s", job["kind"], job["job_id"], exc)
-            job.update(status="failed", error=str(exc))
+            job.update(status="failed", error=_public(exc))
         except Exception:
             log.exception("%s job %s failed", job["kind"], job["job_id"])
             job.update(status="failed", error="the job failed; the server log has the cause")
         finally:
             job["finished"] = time.time()
+            with self._lock:
+                self._threads.pop(job["job_id"], None)
+            if cleanup:
+                try:
+                    cleanup()
+                except Exception:
+                    log.exception("cleaning up after job %s failed", job["job_id"])
+
+    def shutdown(self, timeout: float) -> list[str]:
+        """Stop accepting jobs, ask running ones to stop, wait up to ``timeout`` seconds;
+        the ids of jobs that had to be interrupted (or were still running at the end)."""
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            running = list(self._threads.items())
+        for _, thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stopped = []
+        with self._lock:
+            for job_id, _ in running:
+                job = self._jobs.get(job_id)
+                if job is None:
+                    continue
+                if job["status"] in ("queued", "running"):
+                    log.warning("%s job %s still running at shutdown", job["kind"], job_id)
+                    job.update(status="interrupted", error=INTERRUPTED)
+                if job["status"] == "interrupted":
+                    stopped.append(job_id)
+        return stopped
 
     def get(self, job_id: str) -> dict[str, Any]:
         with self._lock:
@@ -126,6 +207,13 @@ class Jobs:
         if job is None:
             raise NotFoundError(f"no job with id {job_id!r} (jobs are kept until restart)")
         return dict(job)
+
+
+def _public(exc: PodsearchError) -> str:
+    """A job's error as its caller may read it: no server paths or operator hints."""
+    if exc.http_status >= 500:
+        return "the job failed; the server log has the cause"
+    return str(exc)
 
 
 def register(app: FastAPI, engine: Podsearch, require_key: Callable[..., Any]) -> None:

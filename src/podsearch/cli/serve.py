@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -11,21 +15,67 @@ from podsearch.cli.search import print_result
 from podsearch.cli.settings import open_with, settings
 from podsearch.config import Settings
 
+SETTINGS_ENV = "PODSEARCH_SERVE_SETTINGS"  # the settings, as JSON, for worker processes
+
 
 def _serve(s: Settings) -> None:
+    import uvicorn
+
+    if s.workers > 1:
+        # Each worker process opens the index and loads the model itself (``app_factory``);
+        # writes by one are seen by the others through the index generation.
+        open_with(s).close()  # a wrong --index fails here, once, before any worker starts
+        os.environ[SETTINGS_ENV] = _settings_json(s)
+        console.print(
+            f"podsearch web page: http://{s.host}:{s.port}/  (OpenAPI schema: /openapi.json; "
+            f"{s.workers} worker processes)"
+        )
+        uvicorn.run(
+            "podsearch.cli.serve:app_factory",
+            factory=True,
+            host=s.host,
+            port=s.port,
+            workers=s.workers,
+            log_level="warning",
+            timeout_graceful_shutdown=s.shutdown_timeout,
+        )
+        return
+    app = _app(s)
+    console.print(f"podsearch web page: http://{s.host}:{s.port}/  (OpenAPI schema: /openapi.json)")
+    uvicorn.run(
+        app,
+        host=s.host,
+        port=s.port,
+        log_level="warning",
+        timeout_graceful_shutdown=s.shutdown_timeout,
+    )
+
+
+def _app(s: Settings) -> Any:
     from podsearch.api import create_app
 
     engine = open_with(s)  # before importing the server: a wrong --index fails at once
-    import uvicorn
-
-    app = create_app(engine, close_engine=True, allowed_hosts=s.server_hosts())
+    app = create_app(engine, close_engine=True, allowed_hosts=s.server_hosts(), settings=s)
     _log_access()
     app.state.settings = s  # the API keys, for the write API
-    host, port = s.host, s.port
     err_console.print("loading the model and indexes…")
     app.state.engine.warm_up()
-    console.print(f"podsearch web page: http://{host}:{port}/  (OpenAPI schema: /openapi.json)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return app
+
+
+def _settings_json(s: Settings) -> str:
+    values = {f.name: getattr(s, f.name) for f in fields(s) if f.name != "source"}
+    return json.dumps(values, default=lambda v: list(v) if isinstance(v, tuple) else str(v))
+
+
+def app_factory() -> Any:
+    """The app of one worker process (``podsearch serve --workers N``)."""
+    from podsearch.config import load_settings
+
+    flags = json.loads(os.environ[SETTINGS_ENV])
+    s = load_settings(None, env={}, **flags)
+    s.export_environment()
+    return _app(s)
 
 
 def _log_access() -> None:
@@ -50,9 +100,16 @@ def register(app: typer.Typer) -> None:
         backend: str = BackendOpt,
         host: str = typer.Option(None, "--host", help="Default: $PODSEARCH_HOST, else 127.0.0.1."),
         port: int = typer.Option(None, "--port", help="Default: $PODSEARCH_PORT, else 8000."),
+        workers: int = typer.Option(
+            None, "--workers", help="Server processes. Default: $PODSEARCH_WORKERS, else 1."
+        ),
     ) -> None:
         """Serve the HTTP API and the web page."""
-        _serve(settings(index=index, model=model, backend=backend, host=host, port=port))
+        _serve(
+            settings(
+                index=index, model=model, backend=backend, host=host, port=port, workers=workers
+            )
+        )
 
     @app.command()
     def demo(
