@@ -196,6 +196,8 @@ def report(args: argparse.Namespace) -> None:
     for r in runs:
         lines.append(f"- {r['name']}: {r['ratio_to_first']}; {r['vectors_vs_first']}; "
                      f"`{r['command']}`")  # fmt: skip
+    if args.notes:
+        lines += ["", Path(args.notes).read_text(encoding="utf-8").rstrip()]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -213,6 +215,7 @@ def main() -> None:
     p.add_argument("--title", default="Indexing runs")
     p.add_argument("--runs", nargs="+", required=True)
     p.add_argument("-n", "--episodes", type=int, default=0)
+    p.add_argument("--notes", help="a Markdown file appended to the report (the analysis)")
     args = ap.parse_args()
     run(args) if args.cmd == "run" else report(args)
 
