@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
         distributed: bool = typer.Option(
             False,
             "--distributed",
-            help="Encode on Ray workers (pip install 'podsearch[distributed]'); this process "
-            "still writes the index. A local Ray unless --ray-address / $RAY_ADDRESS.",
+            help="Encode on Ray workers (the 'distributed' extra); this process still writes "
+            "the index. A local Ray unless --ray-address or $RAY_ADDRESS names a cluster.",
         ),
         workers: int = typer.Option(2, "--workers", min=1, help="Ray encoder workers."),
         cpus_per_worker: int = typer.Option(
@@ -34,9 +34,8 @@ def register(app: typer.Typer) -> None:
         ray_address: str | None = typer.Option(
             None,
             "--ray-address",
-            envvar="RAY_ADDRESS",
-            help="A running Ray cluster (auto, HOST:6379, ray://HOST:10001); implies "
-            "--distributed.",
+            help="A running Ray cluster (auto, HOST:6379, ray://HOST:10001; default "
+            "$RAY_ADDRESS with --distributed); implies --distributed.",
         ),
     ) -> None:
         """Encode new and changed episodes and update the vector and keyword indexes."""
