@@ -31,6 +31,7 @@ import numpy as np
 
 from podsearch.encode import DEFAULT_BACKEND
 from podsearch.encode.base import Encoder
+from podsearch.encode.batching import length_sorted_steps, step_size
 from podsearch.errors import (
     DamagedIndexError,
     IndexNotFoundError,
@@ -48,6 +49,7 @@ from podsearch.search.searcher import FusionSettings, Searcher
 
 if TYPE_CHECKING:
     from podsearch.catalog.base import CatalogData
+    from podsearch.distributed import DistributedEncoder
     from podsearch.recommend import HistoryItem, Recommendations, Recommender
 
 log = logging.getLogger(__name__)
@@ -221,6 +223,15 @@ class Podsearch:
         self._check_backend()
         return self.vector_index()
 
+    def _encoder_recipe(self, enc: Encoder) -> Callable[[], Encoder]:
+        """How a distributed worker gets this handle's encoder: loaded by name and backend,
+        or (an Encoder object given to this handle) the object itself, pickled."""
+        from podsearch.distributed import EncoderRecipe, GivenEncoder
+
+        if self._encoder_given:
+            return GivenEncoder(enc)
+        return EncoderRecipe(self.model_name, self._backend)
+
     def _record_backend(self, rebuilt: bool) -> None:
         """Remember which encoder backends produced the stored vectors (comma-separated)."""
         if self._encoder_given:
@@ -383,11 +394,14 @@ class Podsearch:
         rebuild: bool = False,
         batch_size: int = 32,
         progress: ProgressFn | None = None,
+        distributed: DistributedEncoder | None = None,
     ) -> IndexReport:
         """Encode new and changed episodes and add them to both indexes.
 
-        Work is committed in chunks, so an interrupted build resumes where it stopped. A
-        different model than the one the vectors were built with triggers a full re-encode.
+        Work is read, encoded and committed in chunks, so memory stays flat and an interrupted
+        build resumes where it stopped. A different model than the one the vectors were built
+        with triggers a full re-encode. ``distributed`` (e.g. ``podsearch.distributed.
+        RayEncoding``) encodes the chunks elsewhere; this process still writes them.
         """
         t_start = time.perf_counter()
         with self._writing():
@@ -399,28 +413,37 @@ class Podsearch:
             deleted = self._apply_tombstones()
             if deleted:
                 self._bump()
-            todo = self.store.dirty()
+            total = self.store.count_dirty()
             vi = self.vector_index(enc.dim)
             if self._keywords is None and self._repair_keywords():
                 log.warning("rebuilt the keyword index of %s", self.location.display)
             kw = self.keyword_index()
             self.store.set_meta("model", enc.name)
             self.store.set_meta("dim", str(enc.dim))
-            if todo or rebuilt:
+            if total or rebuilt:
                 self._record_backend(rebuilt)
             probes, refresh_all = self._hub_probes(enc, rebuilt)
             encode_s = vector_s = keyword_s = 0.0
             done = 0
             if progress:
-                progress(0, len(todo))
-            for start in range(0, len(todo), self._commit_every):
-                chunk = todo[start : start + self._commit_every]
-                eps = [ep for ep, _ in chunk]
-                t0 = time.perf_counter()
-                vecs = _encode_in_batches(
-                    enc, [ep.text for ep in eps], batch_size, progress, done, len(todo)
+                progress(0, total)
+            # Streamed: one commit chunk of episodes is read, encoded and written at a time,
+            # so memory does not grow with the catalog.
+            chunks = self.store.iter_dirty(self._commit_every)
+            if distributed is None:
+                encoded = _encode_chunks(enc, chunks, batch_size, progress, total)
+            else:
+                encoded = distributed.encode_chunks(
+                    self._encoder_recipe(enc), chunks, batch_size, progress, total
                 )
+            while True:
+                t0 = time.perf_counter()
+                item = next(encoded, None)
                 encode_s += time.perf_counter() - t0
+                if item is None:
+                    break
+                chunk, vecs = item
+                eps = [ep for ep, _ in chunk]
                 ids = [ep.episode_id for ep in eps]
                 payloads = [DocPayload.of(ep) for ep in eps]
                 hubs = hub_scores(vecs, probes).tolist()
@@ -446,7 +469,7 @@ class Podsearch:
                 done += len(chunk)
             if refresh_all:
                 self._refresh_hub_scores(vi, probes)
-            if rebuilt or refresh_all or not todo:
+            if rebuilt or refresh_all or not done:
                 self._bump()
             self.searcher.cache = type(self.searcher.cache)(self.searcher.cache.size)
             self.searcher.reset_classifier()
@@ -762,21 +785,21 @@ def _disk_error(e: BaseException, where: str, directory: Path) -> StorageError |
     )
 
 
-def _encode_in_batches(
+def _encode_chunks(
     enc: Encoder,
-    texts: list[str],
+    chunks: Iterable[list[tuple[Episode, str]]],
     batch_size: int,
     progress: ProgressFn | None,
-    done: int,
     total: int,
-) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, enc.dim), dtype=np.float32)
-    step = max(batch_size * 8, 256)
-    parts = []
-    for s in range(0, len(texts), step):
-        part = texts[s : s + step]
-        parts.append(enc.encode_documents(part, batch_size=batch_size))
-        if progress:
-            progress(done + s + len(part), total)
-    return np.concatenate(parts)
+) -> Iterator[tuple[list[tuple[Episode, str]], np.ndarray]]:
+    """(chunk, its vectors) for each chunk, encoded here in length-sorted steps."""
+    done = 0
+    for chunk in chunks:
+        texts = [ep.text for ep, _ in chunk]
+        vecs = np.zeros((len(texts), enc.dim), dtype=np.float32)
+        for idx in length_sorted_steps(texts, step_size(batch_size)):
+            vecs[idx] = enc.encode_documents([texts[i] for i in idx], batch_size=batch_size)
+            done += len(idx)
+            if progress:
+                progress(done, total)
+        yield chunk, vecs

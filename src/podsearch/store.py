@@ -415,6 +415,35 @@ class SqliteCatalogStore:
         ).fetchall()
         return [(_row_to_episode(r), r[12]) for r in rows]
 
+    _DIRTY = "indexed_hash IS NULL OR indexed_hash != content_hash"
+
+    @_locked
+    def count_dirty(self) -> int:
+        """How many episodes ``iter_dirty`` would yield now."""
+        return int(
+            self._db.execute(f"SELECT COUNT(*) FROM episodes WHERE {self._DIRTY}").fetchone()[0]
+        )
+
+    def iter_dirty(self, batch: int = 2048) -> Iterator[list[tuple[Episode, str]]]:
+        """``dirty()`` in lists of at most ``batch`` (episode_id order), read one list at a
+        time, so a build never holds the whole catalog. Episodes marked indexed while
+        iterating are not returned again (the reads resume after the last id)."""
+        last = ""
+        while True:
+            with self._lock:
+                try:
+                    rows = self._db.execute(
+                        f"SELECT {_EP_COLS}, content_hash FROM episodes "
+                        f"WHERE episode_id > ? AND ({self._DIRTY}) ORDER BY episode_id LIMIT ?",
+                        (last, batch),
+                    ).fetchall()
+                except sqlite3.DatabaseError as e:
+                    raise _storage_error(e, self.path) from e
+            if not rows:
+                return
+            yield [(_row_to_episode(r), r[12]) for r in rows]
+            last = rows[-1][0]
+
     @_locked
     def mark_indexed(self, pairs: Iterable[tuple[str, str]]) -> None:
         cur = self._db.cursor()

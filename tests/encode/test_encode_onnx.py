@@ -100,3 +100,28 @@ def test_fp32_export_gives_the_torch_vectors(tmp_path: Path, isolated_cache: Pat
     int8 = load_encoder(str(src), backend="onnx-int8", max_seq_length=32)
     assert int8.backend == "onnx-int8"  # a second, separate cache entry
     assert len(list((isolated_cache / "models").iterdir())) == 2
+
+
+def test_token_budget_batches_give_each_text_its_own_vector(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
+    """Length-bucketed batches: longest first, at most max_batch_tokens padded tokens (fewer
+    long texts per batch), and the same vectors as encoding every text alone."""
+    src = make_tiny_model(tmp_path / "tiny-bert")
+    enc = load_encoder(str(src), backend="onnx", max_seq_length=32)
+    assert isinstance(enc, OnnxEncoder)
+    enc.max_batch_tokens = 64
+    rng = np.random.default_rng(3)
+    words = ["health", "sleep", "bread", "baker", "marathon", "coral", "black", "hole"]
+    docs = [" ".join(rng.choice(words, size=int(rng.integers(1, 40)))) for _ in range(60)]
+    items = [enc.passage_prefix + d for d in docs]
+    plan = enc._plan(items, 16)
+    assert sorted(np.concatenate(plan).tolist()) == list(range(60))
+    lengths = [len(enc._tokenizer.encode(t).ids) for t in items]
+    for idx in plan:
+        longest = max(lengths[i] for i in idx)
+        assert len(idx) == 1 or len(idx) * longest <= 64
+        assert len(idx) <= 16
+    assert lengths[plan[0][0]] == max(lengths) and len(plan[0]) < len(plan[-1])
+    alone = np.concatenate([enc.encode_documents([d]) for d in docs])
+    np.testing.assert_allclose(enc.encode_documents(docs, batch_size=16), alone, atol=1e-5)

@@ -142,6 +142,7 @@ def test_same_answers_as_the_sqlite_store(pg_name: str, tmp_path: Path, tiny_cat
             s.set_hub_scores([(ids[0], 0.5), (ids[1], 0.25)])
             s.set_meta("model", "fake")
         same(lambda s: (len(s.dirty()), s.count_indexed(), s.get_meta("model")))
+        same(lambda s: (s.count_dirty(), [[e.episode_id for e, _ in c] for c in s.iter_dirty(3)]))
         same(lambda s: s.hub_scores([ids[0], ids[1], "missing"]))
         same(lambda s: s.delete([ids[1], "missing", ids[1]]))
         same(lambda s: (s.tombstones(), s.hub_scores([ids[1]]), s.count()))

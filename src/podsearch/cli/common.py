@@ -55,8 +55,9 @@ ToOpt = typer.Option(None, "--to", help="Published on or before YYYY-MM-DD.")
 
 
 @contextmanager
-def progress_bar(description: str, enabled: bool = True) -> Iterator[callable]:  # type: ignore[valid-type]
-    """Yields a ``progress(done, total)`` callback drawing a bar on stderr."""
+def progress_bar(description: str, enabled: bool = True, unit: str = "") -> Iterator[callable]:  # type: ignore[valid-type]
+    """Yields a ``progress(done, total)`` callback drawing a bar on stderr: done/total, rate
+    (``unit``/s) and the time remaining."""
     if not enabled:
         yield lambda done, total: None
         return
@@ -73,7 +74,8 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[callable]: 
 
         def update(done: int, total: int) -> None:
             elapsed = p.tasks[0].elapsed or 0.0
-            rate = f"{done / elapsed:.1f}/s" if elapsed > 0 and done else ""
+            per_s = f"{unit}/s" if unit else "/s"
+            rate = f"{done / elapsed:.1f} {per_s}" if elapsed > 0 and done else ""
             p.update(task, completed=done, total=total, rate=rate)
 
         yield update

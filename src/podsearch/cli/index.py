@@ -21,12 +21,38 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(32, "--batch-size", min=1, max=1024),
         as_json: bool = typer.Option(False, "--json"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        distributed: bool = typer.Option(
+            False,
+            "--distributed",
+            help="Encode on Ray workers (the 'distributed' extra); this process still writes "
+            "the index. A local Ray unless --ray-address or $RAY_ADDRESS names a cluster.",
+        ),
+        workers: int = typer.Option(2, "--workers", min=1, help="Ray encoder workers."),
+        cpus_per_worker: int = typer.Option(
+            1, "--cpus-per-worker", min=1, help="CPUs (encoder threads) per Ray worker."
+        ),
+        ray_address: str | None = typer.Option(
+            None,
+            "--ray-address",
+            help="A running Ray cluster (auto, HOST:6379, ray://HOST:10001; default "
+            "$RAY_ADDRESS with --distributed); implies --distributed.",
+        ),
     ) -> None:
         """Encode new and changed episodes and update the vector and keyword indexes."""
+        remote = None
+        if distributed or ray_address:
+            from podsearch.distributed import RayEncoding
+
+            remote = RayEncoding(
+                workers=workers, cpus_per_worker=cpus_per_worker, address=ray_address or None
+            )
         with open_index(index, model=model, backend=backend) as ps:
             ps.encoder()  # load (or reject) the model before the progress bar starts
-            with progress_bar("encoding episodes", enabled=not quiet and not as_json) as bar:
-                report = ps.build_index(rebuild=rebuild, batch_size=batch_size, progress=bar)
+            show = not quiet and not as_json
+            with progress_bar("encoding episodes", enabled=show, unit="episodes") as bar:
+                report = ps.build_index(
+                    rebuild=rebuild, batch_size=batch_size, progress=bar, distributed=remote
+                )
         if as_json:
             typer.echo(json.dumps(report.to_dict()))
             return

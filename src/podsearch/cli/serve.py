@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         s = settings(index=index, model=model, host=host, port=port)
         with open_with(s, create=True) as ps:
             print_ingest_report(ps.ingest(DEMO_CATALOG), None)
-            with progress_bar("encoding episodes") as bar:
+            with progress_bar("encoding episodes", unit="episodes") as bar:
                 r = ps.build_index(progress=bar)
             console.print(f"{r.total_indexed} episodes indexed with {r.model}")
             for q in DEMO_QUERIES:

@@ -41,6 +41,10 @@ MODEL_FILE = "model_int8.onnx"
 FP32_MODEL_FILE = "model.onnx"
 CONFIG_FILE = "podsearch-onnx.json"
 _POOLING = ("mean", "cls")
+# Padded tokens per ONNX Runtime batch (16 texts of 256 tokens, 32 of 128): the activations,
+# and with them the arena ONNX Runtime keeps, grow with batch x length^2 (attention).
+MAX_BATCH_TOKENS = 4096
+_LENGTH_GROUP = 128  # texts tokenised at once to count tokens (512 long ones hold ~55 MiB)
 # Agreement the exported model must reach with PyTorch before it is cached.
 _MIN_COSINE = 0.97
 _MIN_COSINE_FP32 = 0.999
@@ -72,6 +76,7 @@ class OnnxEncoder(BaseEncoder):
         max_seq_length: int = 256,
         batch_size: int = 32,
         threads: int | None = None,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
     ) -> None:
         require_onnxruntime()
         import onnxruntime as ort
@@ -88,6 +93,7 @@ class OnnxEncoder(BaseEncoder):
         self._pooling = str(cfg["pooling"])
         self._lower = bool(cfg.get("do_lower_case", False))
         self.max_seq_length = min(max_seq_length, int(cfg["max_positions"]))
+        self.max_batch_tokens = max(1, max_batch_tokens)
         model_file = str(cfg.get("model_file", MODEL_FILE))
         self.backend = BACKEND if model_file == MODEL_FILE else FP32_BACKEND
         self.model_dir = model_dir
@@ -113,18 +119,32 @@ class OnnxEncoder(BaseEncoder):
     def _embed(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         items = [t.lower() for t in texts] if self._lower else texts
         out = np.zeros((len(items), self._dim), dtype=np.float32)
-        bs = max(1, batch_size)
-        # Longest first, so every batch pads to nearly its own length (as sentence-transformers).
-        order = np.argsort([-len(t) for t in items], kind="stable")
-        starts: Iterable[int] = range(0, len(items), bs)
+        batches: Iterable[np.ndarray] = self._plan(items, max(1, batch_size))
         if show_progress:
             from tqdm.auto import tqdm
 
-            starts = tqdm(starts, desc="Encoding", unit="batch")
-        for start in starts:
-            idx = order[start : start + bs]
+            batches = tqdm(list(batches), desc="Encoding", unit="batch")
+        for idx in batches:
             out[idx] = self._run([items[i] for i in idx])
         return out
+
+    def _plan(self, items: list[str], batch_size: int) -> list[np.ndarray]:
+        """Batches of indexes, longest (in tokens) first, so that each batch pads to nearly its
+        own length; a batch of long texts holds fewer of them, at most ``max_batch_tokens``
+        padded tokens, which bounds ONNX Runtime's activation memory (attention grows with
+        batch x length^2) without costing speed (bench/results/index_memory.md)."""
+        lengths = np.empty(len(items), dtype=np.int64)
+        for s in range(0, len(items), _LENGTH_GROUP):  # token counts, without keeping tokens
+            group = self._tokenizer.encode_batch(items[s : s + _LENGTH_GROUP])
+            lengths[s : s + len(group)] = [sum(e.attention_mask) for e in group]
+        order = np.argsort(-lengths, kind="stable")
+        plan, start = [], 0
+        while start < len(order):
+            longest = int(lengths[order[start]])
+            size = max(1, min(batch_size, self.max_batch_tokens // max(1, longest)))
+            plan.append(order[start : start + size])
+            start += size
+        return plan
 
     def _run(self, batch: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(batch)

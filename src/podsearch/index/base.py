@@ -196,6 +196,16 @@ class CatalogStore(Protocol):
         """Episodes whose indexed content is missing or stale, with their current hash."""
         ...
 
+    def count_dirty(self) -> int:
+        """How many episodes ``iter_dirty`` would yield now."""
+        ...
+
+    def iter_dirty(self, batch: int = 2048) -> Iterator[list[tuple[Episode, str]]]:
+        """``dirty()`` in lists of at most ``batch`` in episode-id (byte) order, read one list
+        at a time so that a build never holds the whole catalog; episodes marked indexed while
+        iterating are not returned again."""
+        ...
+
     def mark_indexed(self, pairs: Iterable[tuple[str, str]]) -> None: ...
 
     def mark_all_unindexed(self) -> None: ...

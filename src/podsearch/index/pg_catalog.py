@@ -321,6 +321,27 @@ class PgCatalogStore:
         )
         return [(_row_to_episode(r), r[12]) for r in rows]
 
+    def count_dirty(self) -> int:
+        return int(
+            self._one("SELECT count(*) FROM {episodes} "
+                      "WHERE indexed_hash IS DISTINCT FROM content_hash")
+        )  # fmt: skip
+
+    def iter_dirty(self, batch: int = 2048) -> Iterator[list[tuple[Episode, str]]]:
+        last = ""
+        while True:
+            rows = self._all(
+                f"SELECT {_EP_COLS}, content_hash FROM {{episodes}} "
+                'WHERE episode_id COLLATE "C" > %s '
+                "AND indexed_hash IS DISTINCT FROM content_hash "
+                'ORDER BY episode_id COLLATE "C" LIMIT %s',
+                [last, batch],
+            )
+            if not rows:
+                return
+            yield [(_row_to_episode(r), r[12]) for r in rows]
+            last = rows[-1][0]
+
     def mark_indexed(self, pairs: Iterable[tuple[str, str]]) -> None:
         rows = [(h, eid) for eid, h in pairs]
         if not rows:
