@@ -41,6 +41,9 @@ class Settings:
     index: Path = Path("var/index")
     model: str | None = None
     backend: str = "onnx"
+    # The embedded vector index for a new index (hnsw, hnsw-sq8, ivf-pq, scann); an existing
+    # index keeps the kind it was built with (podsearch index --rebuild applies a new one).
+    vector_index: str | None = None
     cache: Path | None = None  # $PODSEARCH_CACHE: exported models, downloads
     threads: int | None = None  # $PODSEARCH_THREADS: encoder CPU threads
     keyword_weight: float | None = None
@@ -83,7 +86,7 @@ class Settings:
 
 
 # File layout: top-level keys, [fusion] and [server] tables -> Settings fields.
-_TOP = ("index", "model", "backend", "cache", "threads")
+_TOP = ("index", "model", "backend", "vector_index", "cache", "threads")
 _FUSION_KEYS = (
     "keyword_weight",
     "hubness_beta",
@@ -95,6 +98,7 @@ _ENV = {
     "PODSEARCH_INDEX": "index",
     "PODSEARCH_MODEL": "model",
     "PODSEARCH_BACKEND": "backend",
+    "PODSEARCH_VECTOR_INDEX": "vector_index",
     "PODSEARCH_CACHE": "cache",
     "PODSEARCH_THREADS": "threads",
     "PODSEARCH_HOST": "host",
@@ -106,6 +110,7 @@ _TYPES: dict[str, type] = {
     "index": Path,
     "model": str,
     "backend": str,
+    "vector_index": str,
     "cache": Path,
     "threads": int,
     "keyword_weight": float,
@@ -225,6 +230,11 @@ def _convert(key: str, value: Any, where: str) -> Any:
         return float(value)
     if not isinstance(value, str | Path) or not str(value).strip():
         raise bad
+    if key == "vector_index":
+        from podsearch.index.faiss_index import VECTOR_INDEXES
+
+        if str(value).strip() not in VECTOR_INDEXES:
+            raise ConfigError(f"{where} must be one of {', '.join(VECTOR_INDEXES)}, got {value!r}")
     return Path(value).expanduser() if kind is Path else str(value).strip()
 
 

@@ -48,4 +48,11 @@ def open_with(s: Settings, *, create: bool = False) -> Podsearch:
         raise ModelError(
             f"Unknown encoder backend {s.backend!r}; choose one of {', '.join(BACKENDS)}"
         )
-    return Podsearch(s.index, model=s.model, backend=s.backend, fusion=s.fusion(), create=create)
+    return Podsearch(
+        s.index,
+        model=s.model,
+        backend=s.backend,
+        fusion=s.fusion(),
+        create=create,
+        vector_index=s.vector_index,
+    )
