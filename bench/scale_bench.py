@@ -200,10 +200,18 @@ class PodsearchAdapter(Adapter):
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        if kind in ("hnsw", "hnsw-sq8"):
+        # ef_search: efSearch (hnsw, hnsw-sq8), nprobe (ivf-pq), leaves searched (scann);
+        # refine: candidates re-scored exactly per result (compressed kinds).
+        if kind == "hnsw":
             self.sweep = [{"ef_search": e} for e in (16, 32, 64, 128, 256, 512)]
-        else:  # nprobe (ivf-pq) / leaves searched (scann)
-            self.sweep = [{"ef_search": e} for e in (4, 8, 16, 32, 64, 128, 256)]
+        elif kind == "hnsw-sq8":
+            self.sweep = [{"ef_search": e, "refine": 3} for e in (16, 32, 64, 128)]
+            self.sweep += [{"ef_search": e, "refine": 10} for e in (128, 256, 512)]
+        else:
+            self.sweep = [{"ef_search": e, "refine": 10} for e in (8, 16, 32, 64)]
+            self.sweep += [
+                {"ef_search": e, "refine": r} for e, r in ((64, 30), (128, 30), (128, 100))
+            ]
 
     def build(self, data: Data, work: Path) -> dict[str, Any]:
         import faiss
@@ -251,6 +259,7 @@ class PodsearchAdapter(Adapter):
 
     def apply(self, setting: dict[str, Any]) -> None:
         self.idx.ef_search = int(setting["ef_search"])
+        self.idx.refine = int(setting.get("refine", self.idx.refine))
 
     def search(self, q: np.ndarray, k: int, language: str | None) -> list[int]:
         f = self._filters(languages=(language,)) if language else None

@@ -105,7 +105,16 @@ def test_filters_keep_recall(tmp_path: Path, kind, data) -> None:  # type: ignor
         got = idx.search(q, 10, f)
         assert all(payloads[int(i[1:])].language == lang for row in got for i, _ in row)
         assert recall(got, exact(x, q, langs == lang, 10)) >= 0.9, lang
-    # The default exact threshold searches a small filtered set exactly: recall 1.
+    # Past the exact threshold of a trained index, a small filtered set skips the walk: a
+    # full scan of its codes, then exact re-scoring (ScaNN: exact search over the originals).
+    scanned = FaissVectorIndex(tmp_path / "s", x.shape[1], kind=kind, exact_max=1000)
+    scanned.upsert(ids, x, payloads)
+    scanned.commit()  # trains the compressed index (past exact_max)
+    assert scanned._ann.ntotal == len(ids)  # noqa: SLF001
+    got = scanned.search(q, 10, Filters(languages=("sv",)))
+    assert all(payloads[int(i[1:])].language == "sv" for row in got for i, _ in row)
+    assert recall(got, exact(x, q, langs == "sv", 10)) >= 0.95
+    # The default exact threshold searches a small untrained index exactly: recall 1.
     default = FaissVectorIndex(tmp_path / "d", x.shape[1], kind=kind)
     default.upsert(ids, x, payloads)
     got = default.search(q, 10, Filters(languages=("sv",)))

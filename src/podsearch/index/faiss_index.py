@@ -25,9 +25,10 @@ uses what the index was built with): ``hnsw-sq8`` (HNSW over int8 scalar-quantis
 compressed codes in memory; the float32 originals stay on disk (``vectors.npy``, read through
 a memory map whose pages are released after each read), and the ``refine`` x k best candidates
 of the compressed search are re-scored exactly with them, so scores are exact cosines. Filters
-go into the walk (FAISS selectors; ScaNN: over-fetch then filter) and, as for ``hnsw``, filters
-that keep few vectors are searched exactly (over the on-disk originals, ``exact_max`` 20,000 by
-default for these kinds). A compressed index is trained on the vectors present when it is first
+go into the walk (FAISS selectors; ScaNN: over-fetch then filter); filters that keep few vectors
+(``exact_max``, 20,000 by default for these kinds) skip the walk: a full scan of the kept
+vectors' codes, then the same exact re-scoring (ScaNN, and an index too small to be trained:
+exact search over the on-disk originals). A compressed index is trained on the vectors present when it is first
 needed (more than ``exact_max`` searchable vectors, or a commit past that size); ScaNN is not
 updatable in place here, so vectors added after its build are searched exactly until a commit
 rebuilds it. Measured at 250k / 1 M vectors: bench/results/scale_bench.md.
@@ -85,7 +86,7 @@ class _Vocab:
 
 
 _ANN_MIN = 1000  # fewer vectors than this: compressed kinds search exactly (nothing to train)
-_RELEASE_BYTES = 64 << 20  # compressed kinds: on-disk originals mapped at most about this much
+_PREAD_MAX = 1024  # compressed kinds: on-disk rows read with pread up to this many at once
 _TRAIN_PER_LIST = 64  # ivf-pq / scann: training vectors per list (k-means)
 
 
@@ -157,6 +158,22 @@ class _FaissAnn:
             probe = effort if mask is None else math.ceil(effort / math.sqrt(frac))
             params = faiss.SearchParametersIVF(nprobe=min(nlist, probe), **kw)  # type: ignore[call-arg]
         scores, labels = self.index.search(q, k, params=params)
+        return scores, labels
+
+    def scan(self, q: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Brute force over the compressed codes of the slots ``mask`` keeps (a small filtered
+        set: no graph walk, no list choice, ~0.3 ms per 50k slots for int8 codes)."""
+        assert self.index is not None
+        bits = np.packbits(mask, bitorder="little")
+        sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+        if self.kind == "hnsw-sq8":
+            storage = faiss.downcast_index(self.index.storage)  # type: ignore[attr-defined]
+            params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
+            scores, labels = storage.search(q, k, params=params)
+        else:
+            nlist = faiss.extract_index_ivf(self.index).nlist
+            params = faiss.SearchParametersIVF(nprobe=nlist, sel=sel)  # type: ignore[call-arg]
+            scores, labels = self.index.search(q, k, params=params)
         return scores, labels
 
     def save(self, directory: Path) -> None:
@@ -312,8 +329,8 @@ class FaissVectorIndex:
         # Rows [0, _disk_n) are read from the committed vectors.npy (compressed kinds); the
         # rest, and every row of "hnsw", from _vecs (row slot - _disk_n).
         self._disk: np.memmap | None = None
+        self._disk_file: Any = None  # the same file, for pread
         self._disk_n = 0
-        self._paged_in = 0  # bytes read through the map since its pages were last released
         self._vecs = np.zeros((0, self._dim), dtype=np.float32)
         self._n = 0  # used slots
         self._ids: list[str] = []
@@ -356,25 +373,41 @@ class FaissVectorIndex:
             self._vecs = vecs
 
     def _rows(self, slots: np.ndarray) -> np.ndarray:
-        """The float32 vectors of ``slots``: the on-disk part through the memory map, whose
-        pages are handed back once ``_RELEASE_BYTES`` were read, so that re-scoring does not
-        grow the process's RSS towards the whole file."""
+        """The float32 vectors of ``slots``. On-disk rows: a few (re-scoring) are read with
+        pread, which maps nothing into this process; many (exact search, a commit) through the
+        memory map, whose pages are handed back at once (the kernel maps ~64 KiB around every
+        faulted row, so leaving them mapped would grow the RSS towards the whole file)."""
         slots = np.asarray(slots, dtype=np.int64)
         if self._disk is None:
             return self._vecs[slots - self._disk_n]
         out = np.empty((len(slots), self._dim), dtype=np.float32)
         on_disk = slots < self._disk_n
-        if on_disk.all():
-            out[:] = self._disk[slots]
+        disk_slots = slots[on_disk]
+        if len(disk_slots) <= _PREAD_MAX and self._disk_file is not None:
+            out[on_disk] = self._pread(disk_slots)
         else:
-            out[on_disk] = self._disk[slots[on_disk]]
+            out[on_disk] = self._disk[disk_slots]
+            mm = getattr(self._disk, "_mmap", None)
+            if mm is not None:
+                mm.madvise(mmap.MADV_DONTNEED)  # the page cache keeps them; this process not
+        if not on_disk.all():
             out[~on_disk] = self._vecs[slots[~on_disk] - self._disk_n]
-        self._paged_in += int(on_disk.sum()) * self._dim * 4
-        mm = getattr(self._disk, "_mmap", None)
-        if mm is not None and self._paged_in > _RELEASE_BYTES:
-            mm.madvise(mmap.MADV_DONTNEED)  # the page cache keeps them; this process does not
-            self._paged_in = 0
         return out
+
+    def _pread(self, slots: np.ndarray) -> np.ndarray:
+        assert self._disk_file is not None and self._disk is not None
+        row = self._dim * 4
+        buf = bytearray(len(slots) * row)
+        view = memoryview(buf)
+        fd, base = self._disk_file.fileno(), self._disk.offset
+        for j, s in enumerate(slots.tolist()):
+            os.preadv(fd, [view[j * row : (j + 1) * row]], base + s * row)
+        return np.frombuffer(buf, dtype=np.float32).reshape(len(slots), self._dim)
+
+    def _open_disk(self, path: Path, n: int) -> None:
+        self._disk = np.load(path, mmap_mode="r")
+        self._disk_file = open(path, "rb")  # noqa: SIM115 - lives as long as the map
+        self._disk_n = n
 
     @property
     def dim(self) -> int:
@@ -512,6 +545,10 @@ class FaissVectorIndex:
                 return [[] for _ in range(len(q))]
             k_eff = min(k, allowed)
             if allowed <= max(self.exact_max, self.exact_fraction * n):
+                if self._hnsw is None and self._ann.incremental and self._ann.ntotal == n:
+                    # Compressed kinds: a full scan of the kept codes, then exact re-scoring
+                    # (reading every kept original from disk would cost a page fault each).
+                    return self._compressed(q, mask, allowed, k_eff, scan=True)
                 return self._exact(q, mask, k_eff)
             if self._hnsw is None:
                 if n < _ANN_MIN:
@@ -542,7 +579,7 @@ class FaissVectorIndex:
             self._ann.build(self._rows, self._n)
 
     def _compressed(
-        self, q: np.ndarray, mask: np.ndarray, allowed: int, k: int
+        self, q: np.ndarray, mask: np.ndarray, allowed: int, k: int, *, scan: bool = False
     ) -> list[list[tuple[str, float]]]:
         """Compressed-index candidates (``refine`` x k, filtered in the walk), re-scored
         exactly on the float32 originals; vectors the index does not hold yet (ScaNN between
@@ -555,8 +592,12 @@ class FaissVectorIndex:
         cand: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(q)
         if kc > 0:
             frac = max(kept / covered, 1e-3)
-            _, labels = self._ann.search(q, kc, None if kept == covered else in_ann, frac,
-                                         self.ef_search)  # fmt: skip
+            if scan:
+                assert isinstance(self._ann, _FaissAnn)
+                _, labels = self._ann.scan(q, kc, in_ann)
+            else:
+                sel = None if kept == covered else in_ann
+                _, labels = self._ann.search(q, kc, sel, frac, self.ef_search)
             cand = [row[row >= 0].astype(np.int64) for row in labels]
         tail = np.flatnonzero(mask[covered:]) + covered
         out: list[list[tuple[str, float]]] = []
@@ -663,8 +704,7 @@ class FaissVectorIndex:
             _atomic_write(self.path / "CURRENT", gen)
             self._loaded_gen = gen
             if self.quantized:  # from now on the originals are read from the new generation
-                self._disk = np.load(self.path / gen / "vectors.npy", mmap_mode="r")
-                self._disk_n = n
+                self._open_disk(self.path / gen / "vectors.npy", n)
                 self._vecs = np.zeros((0, self._dim), dtype=np.float32)
             for old in self.path.glob("gen-*"):
                 if old.name != gen:
@@ -731,7 +771,7 @@ class FaissVectorIndex:
             self._grow(n)
             self._vecs[:n] = vecs
         else:
-            self._disk, self._disk_n = vecs, n
+            self._open_disk(gen_dir / "vectors.npy", n)
             self._grow(n)
         self._n = n
         self._alive[:n] = cols["alive"]
@@ -748,7 +788,7 @@ class FaissVectorIndex:
         self._loaded_gen = gen_name
 
     _STATE = (
-        "_hnsw", "_ann", "_disk", "_disk_n", "_paged_in", "_vecs", "_n", "_ids", "_slot",
+        "_hnsw", "_ann", "_disk", "_disk_n", "_disk_file", "_vecs", "_n", "_ids", "_slot",
         "_alive", "_lang", "_show", "_date", "_cats", "_langs", "_shows", "_catv", "_cat_index",
         "_dirty", "_loaded_gen", "kind", "quantized", "m", "ef_search", "refine", "exact_max",
         "exact_fraction", "_configured",
