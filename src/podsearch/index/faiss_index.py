@@ -28,10 +28,10 @@ of the compressed search are re-scored exactly with them, so scores are exact co
 go into the walk (FAISS selectors; ScaNN: over-fetch then filter); filters that keep few vectors
 (``exact_max``, 20,000 by default for these kinds) skip the walk: a full scan of the kept
 vectors' codes, then the same exact re-scoring (ScaNN, and an index too small to be trained:
-exact search over the on-disk originals). A compressed index is trained on the vectors present when it is first
-needed (more than ``exact_max`` searchable vectors, or a commit past that size); ScaNN is not
-updatable in place here, so vectors added after its build are searched exactly until a commit
-rebuilds it. Measured at 250k / 1 M vectors: bench/results/scale_bench.md.
+exact search over the on-disk originals). A compressed index is trained on the vectors
+present when it is first needed (more than ``exact_max`` searchable vectors, or a commit past
+that size); ScaNN is not updatable in place here, so vectors added after its build are
+searched exactly until a commit rebuilds it. Measured at 250k / 1 M vectors: bench/results/scale_bench.md.
 """
 
 from __future__ import annotations
