@@ -23,15 +23,16 @@ uses what the index was built with): ``hnsw-sq8`` (HNSW over int8 scalar-quantis
 ``ivf-pq`` (an inverted file over product-quantised codes, 48 bytes a vector) and ``scann``
 (Google ScaNN's anisotropic quantisation, optional ``scann`` package). They hold only the
 compressed codes in memory; the float32 originals stay on disk (``vectors.npy``, read through
-a memory map whose pages are released after each read), and the ``refine`` x k best candidates
-of the compressed search are re-scored exactly with them, so scores are exact cosines. Filters
+pread for a few rows, else a memory map released after each read), and the ``refine`` x k best
+candidates of the compressed search are re-scored exactly with them (exact cosines). Filters
 go into the walk (FAISS selectors; ScaNN: over-fetch then filter); filters that keep few vectors
 (``exact_max``, 20,000 by default for these kinds) skip the walk: a full scan of the kept
 vectors' codes, then the same exact re-scoring (ScaNN, and an index too small to be trained:
 exact search over the on-disk originals). A compressed index is trained on the vectors
 present when it is first needed (more than ``exact_max`` searchable vectors, or a commit past
 that size); ScaNN is not updatable in place here, so vectors added after its build are
-searched exactly until a commit rebuilds it. Measured at 250k / 1 M vectors: bench/results/scale_bench.md.
+searched exactly until a commit rebuilds it. Measured side by side with float32 HNSW, FAISS
+flat and LanceDB in bench/results/scale_bench.md.
 """
 
 from __future__ import annotations
