@@ -26,12 +26,11 @@ compressed codes in memory; the float32 originals stay on disk (``vectors.npy``,
 pread for a few rows, else a memory map released after each read), and the ``refine`` x k best
 candidates of the compressed search are re-scored exactly with them (exact cosines). Filters
 go into the walk (FAISS selectors; ScaNN: over-fetch then filter); filters that keep few vectors
-(``exact_max``, 20,000 by default for these kinds) skip the walk: a full scan of the kept
+(``exact_max``: 100,000 by default, 20,000 for ScaNN) skip the walk: a full scan of the kept
 vectors' codes, then the same exact re-scoring (ScaNN, and an index too small to be trained:
 exact search over the on-disk originals). A compressed index is trained on the vectors
-present when it is first needed (more than ``exact_max`` searchable vectors, or a commit past
-that size); ScaNN is not updatable in place here, so vectors added after its build are
-searched exactly until a commit rebuilds it. Measured side by side with float32 HNSW, FAISS
+present at the first commit that holds at least 1,000; ScaNN is not updatable in place here,
+so vectors added after its build are searched exactly until a commit rebuilds it. Measured side by side with float32 HNSW, FAISS
 flat and LanceDB in bench/results/scale_bench.md.
 """
 
@@ -62,12 +61,14 @@ EXACT_MAX = 100_000
 # The embedded vector index kinds (the ``vector_index`` setting); "hnsw" is float32 HNSW.
 VECTOR_INDEXES = ("hnsw", "hnsw-sq8", "ivf-pq", "scann")
 DEFAULT_VECTOR_INDEX = "hnsw"
-# Compressed kinds: candidates re-scored exactly per result asked, the default search effort
-# (efSearch for hnsw-sq8, nprobe for ivf-pq, leaves searched for scann) and the exact threshold
-# (exact search reads the originals from disk, so it stays for small filtered sets).
+# Compressed kinds: candidates re-scored exactly per result asked, and the default search effort
+# (efSearch for hnsw-sq8, nprobe for ivf-pq, leaves searched for scann).
 _REFINE = {"hnsw-sq8": 3, "ivf-pq": 10, "scann": 10}
 _EFFORT = {"hnsw": 512, "hnsw-sq8": 128, "ivf-pq": 48, "scann": 48}
-QUANTIZED_EXACT_MAX = 20_000
+# Below this many kept vectors the compressed kinds scan the kept codes instead of walking
+# (a filtered walk at 12% of 250k vectors took 15 ms, a scan ~2; bench/results/scale_bench.md);
+# ScaNN has no scan: it searches exactly over the on-disk originals, a page fault each.
+SCAN_MAX = {"hnsw-sq8": EXACT_MAX, "ivf-pq": EXACT_MAX, "scann": 20_000}
 _PQ_BYTES = 48  # ivf-pq: sub-quantisers of 8 bits each (384-d: 8 dims per byte)
 
 
@@ -318,10 +319,8 @@ class FaissVectorIndex:
         self.m = m
         self.ef_search = _EFFORT[kind] if ef_search is None else ef_search
         self.refine = _REFINE.get(kind, 1) if refine is None else max(1, refine)
-        default_max = QUANTIZED_EXACT_MAX if self.quantized else EXACT_MAX
-        self.exact_max = default_max if exact_max is None else exact_max
-        default_fraction = 0.02 if self.quantized else 0.05
-        self.exact_fraction = default_fraction if exact_fraction is None else exact_fraction
+        self.exact_max = SCAN_MAX.get(kind, EXACT_MAX) if exact_max is None else exact_max
+        self.exact_fraction = 0.05 if exact_fraction is None else exact_fraction
 
     # -- state ----------------------------------------------------------------------------
     def _reset(self) -> None:
@@ -663,7 +662,7 @@ class FaissVectorIndex:
             if dead and dead > self.compact_fraction * max(self._n, 1):
                 self._compact()
             n = self._n
-            if self.quantized and n > max(self.exact_max, _ANN_MIN):
+            if self.quantized and n >= _ANN_MIN:
                 if not self._ann.incremental and self._ann.ntotal < n:
                     self._ann = _make_ann(self.kind, self._dim, self.m, self.ef_construction)
                 self._ensure_ann()
