@@ -26,12 +26,12 @@ compressed codes in memory; the float32 originals stay on disk (``vectors.npy``,
 pread for a few rows, else a memory map released after each read), and the ``refine`` x k best
 candidates of the compressed search are re-scored exactly with them (exact cosines). Filters
 go into the walk (FAISS selectors; ScaNN: over-fetch then filter); filters that keep few vectors
-(``exact_max``: 100,000 by default, 20,000 for ScaNN) skip the walk: a full scan of the kept
+(``exact_max``, 20,000 by default for these kinds) skip the walk: a full scan of the kept
 vectors' codes, then the same exact re-scoring (ScaNN, and an index too small to be trained:
 exact search over the on-disk originals). A compressed index is trained on the vectors
 present at the first commit that holds at least 1,000; ScaNN is not updatable in place here,
-so vectors added after its build are searched exactly until a commit rebuilds it. Measured side by side with float32 HNSW, FAISS
-flat and LanceDB in bench/results/scale_bench.md.
+so vectors added after its build are searched exactly until a commit rebuilds it. Measured
+side by side with float32 HNSW, FAISS flat and LanceDB in bench/results/scale_bench.md.
 """
 
 from __future__ import annotations
@@ -66,9 +66,10 @@ DEFAULT_VECTOR_INDEX = "hnsw"
 _REFINE = {"hnsw-sq8": 3, "ivf-pq": 10, "scann": 10}
 _EFFORT = {"hnsw": 512, "hnsw-sq8": 128, "ivf-pq": 48, "scann": 48}
 # Below this many kept vectors the compressed kinds scan the kept codes instead of walking
-# (a filtered walk at 12% of 250k vectors took 15 ms, a scan ~2; bench/results/scale_bench.md);
-# ScaNN has no scan: it searches exactly over the on-disk originals, a page fault each.
-SCAN_MAX = {"hnsw-sq8": EXACT_MAX, "ivf-pq": EXACT_MAX, "scann": 20_000}
+# (faiss scores each kept code alone then, ~0.4 us each: 30k kept took 11.5 ms, a filtered walk
+# 15 ms; 2.5k kept 1.2 ms; bench/results/scale_bench.md). ScaNN has no scan: it searches exactly
+# over the on-disk originals (a page fault each).
+SCAN_MAX = {"hnsw-sq8": 20_000, "ivf-pq": 20_000, "scann": 20_000}
 _PQ_BYTES = 48  # ivf-pq: sub-quantisers of 8 bits each (384-d: 8 dims per byte)
 
 
@@ -320,7 +321,8 @@ class FaissVectorIndex:
         self.ef_search = _EFFORT[kind] if ef_search is None else ef_search
         self.refine = _REFINE.get(kind, 1) if refine is None else max(1, refine)
         self.exact_max = SCAN_MAX.get(kind, EXACT_MAX) if exact_max is None else exact_max
-        self.exact_fraction = 0.05 if exact_fraction is None else exact_fraction
+        default_fraction = 0.02 if self.quantized else 0.05
+        self.exact_fraction = default_fraction if exact_fraction is None else exact_fraction
 
     # -- state ----------------------------------------------------------------------------
     def _reset(self) -> None:
