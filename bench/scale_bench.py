@@ -584,8 +584,9 @@ def report(args: argparse.Namespace, data: Data, results: dict[str, dict[str, An
             if x["filter"] == row["filter"] and x["reached"] and x["engine"] != row["engine"]
         ]
         row["p50_vs_best_peer"] = round(row["p50"] / min(peers), 2) if peers else None
-        row["rss_per_million_mib"] = (
-            round(row["query_rss"] * 1e6 / data.meta["n"], 0) if row["query_rss"] else None
+        base = results[row["engine"]].get("query", {}).get("baseline_rss_mib") or 0.0
+        row["index_rss_per_million_mib"] = (
+            round((row["query_rss"] - base) * 1e6 / data.meta["n"]) if row["query_rss"] else None
         )
     res = {
         "date": now_iso(),
@@ -605,8 +606,8 @@ def report(args: argparse.Namespace, data: Data, results: dict[str, dict[str, An
         f"# Vector search at {data.meta['n']:,} episodes: podsearch vs FAISS flat vs LanceDB",
         "",
         f"Command: `{res['command']}`  ",
-        f"Date: {res['date']}; {res['machine'].get('cpu', '')} ({os.cpu_count()} CPUs, shared "
-        f"with other jobs; each stage ran under flock /work/heavy.lock); load average at the end "
+        f"Date: {res['date']}; {res['machine'].get('cpu_model', '')} ({os.cpu_count()} CPUs, "
+        f"shared with other jobs; each stage ran under flock /work/heavy.lock); load average at the end "
         f"{res['load_average_end'][0]:.2f}.  ",
         f"Data: {data.meta['n']:,} synthetic 384-d vectors in {data.meta['clusters']:,} clusters "
         f"around real mE5-small episode vectors, {data.meta['distinct_shows']:,} shows, "
@@ -632,11 +633,36 @@ def report(args: argparse.Namespace, data: Data, results: dict[str, dict[str, An
             f"{r['build_s']} | {r['disk_mib']} | {r['build_rss']} | {r['open_rss']} | "
             f"{r['query_rss']} |"
         )
-    md += ["", "Query-process peak RSS per million episodes (MiB, the index as served):", ""]
+    outside = [
+        e
+        for e, r in results.items()
+        if any(r.get(st, {}).get("outside_lock") for st in ("build", "query"))
+    ]
+    if outside:
+        md += [
+            "",
+            "Stages run outside the shared lock (the lock queue was long; other jobs ran "
+            "beside them, see each stage's load average in the JSON): " + ", ".join(outside) + ".",
+        ]
+    missing = [e for e in args.engines.split(",") if e and e not in results]
+    if missing:
+        md += ["", "Not measured in this run: " + ", ".join(missing) + " (see the JSON)."]
+    md += [
+        "",
+        "Memory per million episodes, from the query process's peak RSS less the RSS "
+        "before the engine was opened (Python, numpy and the bench's queries; linear "
+        "scaling of a run at this size, not a 1 M measurement):",
+        "",
+    ]
     for engine in results:
-        qrss = results[engine].get("query", {}).get("query_peak_rss_mib")
-        if qrss:
-            md.append(f"- {engine}: {qrss * 1e6 / data.meta['n']:.0f}")
+        qr = results[engine].get("query", {})
+        if qr.get("query_peak_rss_mib"):
+            per = (
+                (qr["query_peak_rss_mib"] - qr.get("baseline_rss_mib", 0.0)) * 1e6 / data.meta["n"]
+            )
+            md.append(f"- {engine}: {per:.0f} MiB (+ {qr.get('baseline_rss_mib')} MiB baseline)")
+    versions = res["machine"].get("versions", {})
+    md += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + "."]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     log(f"wrote {out}.md")
 
