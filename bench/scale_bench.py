@@ -590,7 +590,13 @@ def report(args: argparse.Namespace, data: Data, results: dict[str, dict[str, An
         )
     res = {
         "date": now_iso(),
-        "command": " ".join([".venv/bin/python", "bench/scale_bench.py", *sys.argv[1:]]),
+        "command": " ".join(
+            [
+                ".venv/bin/python",
+                "bench/scale_bench.py",
+                *[a for a in sys.argv[1:] if a != "--report-only"],
+            ]
+        ),
         "machine": machine_facts(PACKAGES),
         "load_average_end": os.getloadavg(),
         "data": data.meta,
@@ -607,7 +613,8 @@ def report(args: argparse.Namespace, data: Data, results: dict[str, dict[str, An
         "",
         f"Command: `{res['command']}`  ",
         f"Date: {res['date']}; {res['machine'].get('cpu_model', '')} ({os.cpu_count()} CPUs, "
-        f"shared with other jobs; each stage ran under flock /work/heavy.lock); load average at the end "
+        "shared with other jobs; stages ran under flock /work/heavy.lock unless marked below); "
+        "load average at the end "
         f"{res['load_average_end'][0]:.2f}.  ",
         f"Data: {data.meta['n']:,} synthetic 384-d vectors in {data.meta['clusters']:,} clusters "
         f"around real mE5-small episode vectors, {data.meta['distinct_shows']:,} shows, "
