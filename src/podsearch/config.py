@@ -44,6 +44,9 @@ class Settings:
     catalog: str | None = None
     model: str | None = None
     backend: str = "onnx"
+    # The embedded vector index for a new index (hnsw, hnsw-sq8, ivf-pq, scann); an existing
+    # index keeps the kind it was built with (podsearch index --rebuild applies a new one).
+    vector_index: str | None = None
     cache: Path | None = None  # $PODSEARCH_CACHE: exported models, downloads
     threads: int | None = None  # $PODSEARCH_THREADS: encoder CPU threads
     keyword_weight: float | None = None
@@ -100,7 +103,7 @@ class Settings:
 
 
 # File layout: top-level keys, [fusion] and [server] tables -> Settings fields.
-_TOP = ("index", "model", "backend", "catalog", "cache", "threads")
+_TOP = ("index", "model", "backend", "catalog", "vector_index", "cache", "threads")
 _FUSION_KEYS = (
     "keyword_weight",
     "hubness_beta",
@@ -126,6 +129,7 @@ _ENV = {
     "PODSEARCH_CATALOG": "catalog",
     "PODSEARCH_MODEL": "model",
     "PODSEARCH_BACKEND": "backend",
+    "PODSEARCH_VECTOR_INDEX": "vector_index",
     "PODSEARCH_CACHE": "cache",
     "PODSEARCH_THREADS": "threads",
     "PODSEARCH_HOST": "host",
@@ -145,6 +149,7 @@ _TYPES: dict[str, type] = {
     "catalog": str,
     "model": str,
     "backend": str,
+    "vector_index": str,
     "cache": Path,
     "threads": int,
     "keyword_weight": float,
@@ -271,6 +276,11 @@ def _convert(key: str, value: Any, where: str) -> Any:
         return float(value)
     if not isinstance(value, str | Path) or not str(value).strip():
         raise bad
+    if key == "vector_index":
+        from podsearch.index.faiss_index import VECTOR_INDEXES
+
+        if str(value).strip() not in VECTOR_INDEXES:
+            raise ConfigError(f"{where} must be one of {', '.join(VECTOR_INDEXES)}, got {value!r}")
     return Path(value).expanduser() if kind is Path else str(value).strip()
 
 

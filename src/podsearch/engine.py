@@ -124,8 +124,9 @@ class Podsearch:
         catalog_dir: str | Path | None = None,
         create: bool = True,
         refresh_interval: float = REFRESH_INTERVAL,
+        vector_index: str | None = None,
     ) -> None:
-        self.location = open_location(index_dir, catalog_dir=catalog_dir)
+        self.location = open_location(index_dir, catalog_dir=catalog_dir, vector_index=vector_index)
         self.index_dir = self.location.local_dir
         if self.index_dir.exists() and not self.index_dir.is_dir():
             raise IndexStateError(

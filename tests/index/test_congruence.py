@@ -56,6 +56,10 @@ needs_milvus = pytest.mark.skipif(
 MILVUS = pytest.param("milvus", marks=[pytest.mark.server, needs_milvus])
 
 N, DIM, K = 400, 32, 10
+# The embedded compressed kinds (vector_index): below 1,000 vectors they search exactly, over
+# their float32 originals on disk once committed; tests/index/test_compressed_index.py covers
+# their compressed search.
+COMPRESSED = ["faiss-hnsw-sq8", "faiss-ivf-pq"]
 LANGS = ["en", "en", "de", "fr", "es", ""]
 CATS = ["Comedy", "news", "Science", "SPORTS"]
 
@@ -130,10 +134,12 @@ class Opened:
     def vectors(self, dim: int = DIM, *, ann: bool = False, fresh: bool = False) -> VectorIndex:
         if self.kind == "numpy":
             return NumpyVectorIndex(dim)
-        if self.kind == "faiss":
+        if self.kind.startswith("faiss"):
             from podsearch.index.faiss_index import FaissVectorIndex
 
             extra: dict[str, Any] = {"exact_max": 0, "exact_fraction": 0.0} if ann else {}
+            if self.kind != "faiss":  # faiss-hnsw-sq8, faiss-ivf-pq: the compressed kinds
+                extra["kind"] = self.kind.removeprefix("faiss-")
             return FaissVectorIndex(self.tmp / "vectors", dim, load=not fresh, **extra)
         if self.kind.startswith("milvus"):
             from podsearch.index.milvus import MilvusVectorIndex
@@ -215,7 +221,7 @@ REFERENCE.upsert(IDS, X, PAYLOADS)
 
 
 # -- vector search -----------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["numpy", "faiss", PG, LITE, MILVUS])
+@pytest.mark.parametrize("kind", ["numpy", "faiss", *COMPRESSED, PG, LITE, MILVUS])
 def test_exact_search_and_filters_match_the_reference(opener: Any, kind: str) -> None:
     vi = _filled(opener(kind))
     for name, f in FILTERS.items():
@@ -245,7 +251,7 @@ def test_ann_search_overlaps_exact_search(opener: Any, kind: str) -> None:
             assert all(keeps(PAYLOADS[IDS.index(i)], f) for i, _ in g), name
 
 
-@pytest.mark.parametrize("kind", ["numpy", "faiss", PG, LITE, MILVUS])
+@pytest.mark.parametrize("kind", ["numpy", "faiss", *COMPRESSED, PG, LITE, MILVUS])
 def test_upsert_delete_accounting(opener: Any, kind: str) -> None:
     o = opener(kind)
     vi = _filled(o)
@@ -282,7 +288,7 @@ def test_upsert_delete_accounting(opener: Any, kind: str) -> None:
         vi.upsert(["b"], X[:1], [DocPayload()])  # a 32-d vector into the 8-d index
 
 
-@pytest.mark.parametrize("kind", ["faiss", PG, LITE, MILVUS])
+@pytest.mark.parametrize("kind", ["faiss", *COMPRESSED, PG, LITE, MILVUS])
 def test_reopen_keeps_state_and_rejects_another_dimension(opener: Any, kind: str) -> None:
     o = opener(kind)
     vi = _filled(o)

@@ -55,4 +55,5 @@ def open_with(s: Settings, *, create: bool = False) -> Podsearch:
         fusion=s.fusion(),
         create=create,
         catalog_dir=s.catalog,
+        vector_index=s.vector_index,
     )

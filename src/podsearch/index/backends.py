@@ -116,13 +116,20 @@ def default_catalog_dir(url: str) -> Path:
     return Path(home) / "catalogs" / key
 
 
-def open_location(location: str | Path, *, catalog_dir: str | Path | None = None) -> IndexLocation:
-    """Open an index location: a directory (embedded) or a registered backend's URL."""
+def open_location(
+    location: str | Path,
+    *,
+    catalog_dir: str | Path | None = None,
+    vector_index: str | None = None,
+) -> IndexLocation:
+    """Open an index location: a directory (embedded) or a registered backend's URL.
+    ``vector_index``: the embedded vector index kind for a new index (see faiss_index.py);
+    server backends choose their own index and ignore it."""
     _register_builtins()
     location = _unpath(location)
     scheme = url_scheme(location)
     if scheme is None:
-        return EmbeddedLocation(Path(location))
+        return EmbeddedLocation(Path(location), vector_index=vector_index)
     opener = _OPENERS.get(scheme)
     if opener is None:
         known = ", ".join(f"{s}://" for s in sorted(_OPENERS))
@@ -180,14 +187,16 @@ class EmbeddedLocation(LocalCatalog):
 
     kind = "embedded"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, vector_index: str | None = None) -> None:
         self.local_dir = path
         self.display = str(path)
+        self.vector_index = vector_index
 
     def open_vectors(self, dim: int, *, fresh: bool = False) -> VectorIndex:
-        from podsearch.index.faiss_index import FaissVectorIndex
+        from podsearch.index.faiss_index import DEFAULT_VECTOR_INDEX, FaissVectorIndex
 
-        idx = FaissVectorIndex(self.local_dir / "vectors", dim, load=not fresh)
+        kind = self.vector_index or DEFAULT_VECTOR_INDEX
+        idx = FaissVectorIndex(self.local_dir / "vectors", dim, kind=kind, load=not fresh)
         if fresh:
             idx.reset(dim)
         return idx

@@ -17,16 +17,34 @@ Why this design:
   ``commit`` compacts once dead slots pass ``compact_fraction``.
 - Each commit writes a new generation directory and then atomically swaps the ``CURRENT``
   pointer file, so a crash mid-write leaves the previous generation intact and loadable.
+
+Compressed indexes (``kind``, the ``vector_index`` setting; recorded in the index, so a reopen
+uses what the index was built with): ``hnsw-sq8`` (HNSW over int8 scalar-quantised vectors),
+``ivf-pq`` (an inverted file over product-quantised codes, 48 bytes a vector) and ``scann``
+(Google ScaNN's anisotropic quantisation, optional ``scann`` package). They hold only the
+compressed codes in memory; the float32 originals stay on disk (``vectors.npy``, read through
+pread for a few rows, else a memory map released after each read), and the ``refine`` x k best
+candidates of the compressed search are re-scored exactly with them (exact cosines). Filters
+go into the walk (FAISS selectors; ScaNN: over-fetch then filter); filters that keep few vectors
+(``exact_max``, 20,000 by default for these kinds) skip the walk: a full scan of the kept
+vectors' codes, then the same exact re-scoring (ScaNN, and an index too small to be trained:
+exact search over the on-disk originals). A compressed index is trained on the vectors
+present at the first commit that holds at least 1,000; ScaNN is not updatable in place here,
+so vectors added after its build are searched exactly until a commit rebuilds it. Measured
+side by side with float32 HNSW, FAISS flat and LanceDB in bench/results/scale_bench.md.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import mmap
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -40,6 +58,19 @@ _FORMAT = 1
 # Below this many searchable vectors, search is exact (bench/exact_threshold.py measures the
 # cost of exact search against HNSW by index size on this project's 2-core reference machine).
 EXACT_MAX = 100_000
+# The embedded vector index kinds (the ``vector_index`` setting); "hnsw" is float32 HNSW.
+VECTOR_INDEXES = ("hnsw", "hnsw-sq8", "ivf-pq", "scann")
+DEFAULT_VECTOR_INDEX = "hnsw"
+# Compressed kinds: candidates re-scored exactly per result asked, and the default search effort
+# (efSearch for hnsw-sq8, nprobe for ivf-pq, leaves searched for scann).
+_REFINE = {"hnsw-sq8": 3, "ivf-pq": 10, "scann": 10}
+_EFFORT = {"hnsw": 512, "hnsw-sq8": 128, "ivf-pq": 48, "scann": 48}
+# Below this many kept vectors the compressed kinds scan the kept codes instead of walking
+# (faiss scores each kept code alone then, ~0.4 us each: 30k kept took 11.5 ms, a filtered walk
+# 15 ms; 2.5k kept 1.2 ms; bench/results/scale_bench.md). ScaNN has no scan: it searches exactly
+# over the on-disk originals (a page fault each).
+SCAN_MAX = {"hnsw-sq8": 20_000, "ivf-pq": 20_000, "scann": 20_000}
+_PQ_BYTES = 48  # ivf-pq: sub-quantisers of 8 bits each (384-d: 8 dims per byte)
 
 
 class _Vocab:
@@ -57,37 +88,251 @@ class _Vocab:
         return c
 
 
+_ANN_MIN = 1000  # fewer vectors than this: compressed kinds search exactly (nothing to train)
+_PREAD_MAX = 1024  # compressed kinds: on-disk rows read with pread up to this many at once
+_TRAIN_PER_LIST = 64  # ivf-pq / scann: training vectors per list (k-means)
+
+
+class _FaissAnn:
+    """A compressed FAISS index (hnsw-sq8 or ivf-pq) over slots 0..ntotal-1, trained on the
+    vectors present when it is built; later vectors are added to it as they come."""
+
+    def __init__(self, kind: str, dim: int, m: int, ef_construction: int) -> None:
+        self.kind, self.dim, self.m, self.ef_construction = kind, dim, m, ef_construction
+        self.index: faiss.Index | None = None
+
+    @property
+    def ntotal(self) -> int:
+        return 0 if self.index is None else int(self.index.ntotal)
+
+    @property
+    def incremental(self) -> bool:
+        return True
+
+    def build(self, rows: Callable[[np.ndarray], np.ndarray], n: int) -> None:
+        rng = np.random.default_rng(0)
+        if self.kind == "hnsw-sq8":
+            hnsw_sq = faiss.IndexHNSWSQ(
+                self.dim,
+                faiss.ScalarQuantizer.QT_8bit,  # type: ignore[arg-type]  # an enum int
+                self.m,
+                faiss.METRIC_INNER_PRODUCT,
+            )
+            hnsw_sq.hnsw.efConstruction = self.ef_construction
+            idx: faiss.Index = hnsw_sq
+            n_train = min(n, 65_536)
+        else:
+            nlist = max(1, min(int(2 * math.sqrt(n)), n // 39))
+            # Sub-vectors of at least 8 dims (384-d: 48 bytes a vector).
+            m = max(
+                d
+                for d in range(1, _PQ_BYTES + 1)
+                if self.dim % d == 0 and self.dim // d >= 8 or d == 1
+            )
+            idx = faiss.IndexIVFPQ(
+                faiss.IndexFlatIP(self.dim), self.dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT
+            )
+            n_train = min(n, max(_TRAIN_PER_LIST * nlist, 16_384))
+        sample = np.sort(rng.choice(n, n_train, replace=False))
+        idx.train(rows(sample))
+        for start in range(0, n, 65_536):
+            idx.add(rows(np.arange(start, min(n, start + 65_536))))
+        self.index = idx
+
+    def add(self, block: np.ndarray) -> None:
+        assert self.index is not None
+        self.index.add(block)
+
+    def search(
+        self, q: np.ndarray, k: int, mask: np.ndarray | None, frac: float, effort: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, slots) of the k best by the compressed scores; -1 where fewer."""
+        assert self.index is not None
+        kw: dict[str, object] = {}
+        if mask is not None:
+            bits = np.packbits(mask, bitorder="little")
+            kw["sel"] = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+        # faiss's own stubs (1.15) lack the SearchParameters classes; the SWIG module has them.
+        if self.kind == "hnsw-sq8":
+            ef = max(effort, k) if mask is None else int(min(4096, max(effort, k) / frac))
+            params = faiss.SearchParametersHNSW(efSearch=max(ef, k), **kw)  # type: ignore[attr-defined]
+        else:
+            nlist = faiss.extract_index_ivf(self.index).nlist
+            probe = effort if mask is None else math.ceil(effort / math.sqrt(frac))
+            params = faiss.SearchParametersIVF(nprobe=min(nlist, probe), **kw)  # type: ignore[call-arg]
+        scores, labels = self.index.search(q, k, params=params)
+        return scores, labels
+
+    def scan(self, q: np.ndarray, k: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Brute force over the compressed codes of the slots ``mask`` keeps (a small filtered
+        set: no graph walk, no list choice, ~0.3 ms per 50k slots for int8 codes)."""
+        assert self.index is not None
+        bits = np.packbits(mask, bitorder="little")
+        sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+        if self.kind == "hnsw-sq8":
+            storage = faiss.downcast_index(self.index.storage)  # type: ignore[attr-defined]
+            params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
+            scores, labels = storage.search(q, k, params=params)
+        else:
+            nlist = faiss.extract_index_ivf(self.index).nlist
+            params = faiss.SearchParametersIVF(nprobe=nlist, sel=sel)  # type: ignore[call-arg]
+            scores, labels = self.index.search(q, k, params=params)
+        return scores, labels
+
+    def save(self, directory: Path) -> None:
+        if self.index is not None:
+            faiss.write_index(self.index, str(directory / "ann.faiss"))
+
+    def load(self, directory: Path) -> None:
+        f = directory / "ann.faiss"
+        self.index = faiss.read_index(str(f)) if f.exists() else None
+
+
+class _ScannAnn:
+    """Google ScaNN (tree + anisotropic quantisation, no reordering of its own: the caller
+    re-scores exactly). Built over slots 0..ntotal-1; rebuilt by a commit that added vectors."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.searcher: Any = None
+        self.n = 0
+        self.leaves = 0
+
+    @property
+    def ntotal(self) -> int:
+        return self.n
+
+    @property
+    def incremental(self) -> bool:
+        return False
+
+    def build(self, rows: Callable[[np.ndarray], np.ndarray], n: int) -> None:
+        try:
+            import scann
+        except ImportError as e:
+            raise IndexStateError(
+                "vector_index = 'scann' needs the scann package: pip install 'podsearch[scann]'"
+            ) from e
+        x = rows(np.arange(n))
+        self.leaves = max(1, min(int(2 * math.sqrt(n)), n // 39))
+        builder = scann.scann_ops_pybind.builder(x, 10, "dot_product")
+        builder = builder.tree(
+            num_leaves=self.leaves,
+            num_leaves_to_search=min(self.leaves, _EFFORT["scann"]),
+            training_sample_size=min(n, _TRAIN_PER_LIST * self.leaves),
+        ).score_ah(2, anisotropic_quantization_threshold=0.2)
+        self.searcher = builder.build()
+        self.n = n
+
+    def add(self, block: np.ndarray) -> None:
+        raise AssertionError("ScaNN is rebuilt at commit, never added to")
+
+    def search(
+        self, q: np.ndarray, k: int, mask: np.ndarray | None, frac: float, effort: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """ScaNN takes no filter: over-fetch by the kept fraction, then drop what the mask
+        rejects (the exact path covers the small filtered sets where this would fail)."""
+        fetch = min(self.n, k if mask is None else math.ceil(2 * k / frac))
+        leaves = min(self.leaves, effort if mask is None else math.ceil(effort / math.sqrt(frac)))
+        labels, scores = self.searcher.search_batched(
+            q, final_num_neighbors=fetch, leaves_to_search=leaves
+        )
+        labels = np.asarray(labels, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float32)
+        if mask is None:
+            return scores, labels
+        out_s = np.full((len(q), k), -np.inf, dtype=np.float32)
+        out_l = np.full((len(q), k), -1, dtype=np.int64)
+        for r in range(len(q)):
+            keep = mask[labels[r]]
+            ls, ss = labels[r][keep][:k], scores[r][keep][:k]
+            out_l[r, : len(ls)], out_s[r, : len(ss)] = ls, ss
+        return out_s, out_l
+
+    def save(self, directory: Path) -> None:
+        if self.searcher is not None:
+            d = directory / "scann"
+            d.mkdir()
+            self.searcher.serialize(str(d), relative_path=True)
+            (d / "podsearch.json").write_text(json.dumps({"n": self.n, "leaves": self.leaves}))
+
+    def load(self, directory: Path) -> None:
+        d = directory / "scann"
+        if not d.exists():
+            return
+        import scann
+
+        meta = json.loads((d / "podsearch.json").read_text())
+        self.searcher = scann.scann_ops_pybind.load_searcher(str(d))
+        self.n, self.leaves = int(meta["n"]), int(meta["leaves"])
+
+
+def _make_ann(kind: str, dim: int, m: int, ef_construction: int) -> _FaissAnn | _ScannAnn:
+    if kind == "scann":
+        return _ScannAnn(dim)
+    return _FaissAnn(kind, dim, m, ef_construction)
+
+
 class FaissVectorIndex:
-    """VectorIndex on FAISS HNSW with payload filters and an exact fallback."""
+    """VectorIndex on FAISS HNSW (or a compressed kind) with payload filters and an exact
+    fallback."""
 
     def __init__(
         self,
         path: Path,
         dim: int,
         *,
+        kind: str = DEFAULT_VECTOR_INDEX,
         m: int = 32,
         ef_construction: int = 200,
-        ef_search: int = 512,
-        exact_fraction: float = 0.05,
-        exact_max: int = EXACT_MAX,
+        ef_search: int | None = None,
+        refine: int | None = None,
+        exact_fraction: float | None = None,
+        exact_max: int | None = None,
         compact_fraction: float = 0.3,
         load: bool = True,
     ) -> None:
-        """``load=False`` starts empty without reading ``path`` (it may hold another dim)."""
+        """``load=False`` starts empty without reading ``path`` (it may hold another dim).
+        ``kind`` applies to a new (or reset) index; an existing one keeps the kind it was built
+        with. ``ef_search`` is the search effort (efSearch; nprobe for ivf-pq, leaves searched
+        for scann), ``refine`` the candidates re-scored exactly per result (compressed kinds);
+        None: the kind's default."""
+        if kind not in VECTOR_INDEXES:
+            raise ValueError(f"unknown vector index {kind!r}; use one of {VECTOR_INDEXES}")
         self.path = Path(path)
         self._dim = int(dim)
-        self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
-        self.exact_fraction, self.exact_max = exact_fraction, exact_max
+        self._configured = (kind, m, ef_search, refine, exact_fraction, exact_max)
+        self.m, self.ef_construction = m, ef_construction
         self.compact_fraction = compact_fraction
         self._lock = threading.RLock()
         self._loaded_gen: str | None = None  # the generation directory this state came from
+        self._set_kind(kind)
         self._reset()
         if load:
             self._load()
 
+    def _set_kind(self, kind: str) -> None:
+        _, m, ef_search, refine, exact_fraction, exact_max = self._configured
+        self.kind = kind
+        self.quantized = kind != "hnsw"
+        if self.quantized and m == 32:
+            m = 16  # hnsw-sq8: a 16-link graph (half the memory of 32; the re-scoring helps)
+        self.m = m
+        self.ef_search = _EFFORT[kind] if ef_search is None else ef_search
+        self.refine = _REFINE.get(kind, 1) if refine is None else max(1, refine)
+        self.exact_max = SCAN_MAX.get(kind, EXACT_MAX) if exact_max is None else exact_max
+        default_fraction = 0.02 if self.quantized else 0.05
+        self.exact_fraction = default_fraction if exact_fraction is None else exact_fraction
+
     # -- state ----------------------------------------------------------------------------
     def _reset(self) -> None:
-        self._hnsw = self._new_hnsw()
+        self._hnsw = self._new_hnsw() if not self.quantized else None
+        self._ann = _make_ann(self.kind, self._dim, self.m, self.ef_construction)
+        # Rows [0, _disk_n) are read from the committed vectors.npy (compressed kinds); the
+        # rest, and every row of "hnsw", from _vecs (row slot - _disk_n).
+        self._disk: np.memmap | None = None
+        self._disk_file: Any = None  # the same file, for pread
+        self._disk_n = 0
         self._vecs = np.zeros((0, self._dim), dtype=np.float32)
         self._n = 0  # used slots
         self._ids: list[str] = []
@@ -110,21 +355,61 @@ class FaissVectorIndex:
     def _grow(self, extra: int) -> None:
         need = self._n + extra
         cap = len(self._alive)
-        if need <= cap:
-            return
-        new_cap = max(need, int(cap * 1.5) + 1024)
+        if need > cap:
+            new_cap = max(need, int(cap * 1.5) + 1024)
 
-        def grow(a: np.ndarray, fill: object = 0) -> np.ndarray:
-            shape = (new_cap, *a.shape[1:])
-            b = np.full(shape, fill, dtype=a.dtype)
-            b[: self._n] = a[: self._n]
-            return b
+            def grow(a: np.ndarray, fill: object = 0) -> np.ndarray:
+                b = np.full((new_cap, *a.shape[1:]), fill, dtype=a.dtype)
+                b[: self._n] = a[: self._n]
+                return b
 
-        self._vecs = grow(self._vecs)
-        self._alive = grow(self._alive, False)
-        self._lang = grow(self._lang)
-        self._show = grow(self._show)
-        self._date = grow(self._date, _NO_DATE)
+            self._alive = grow(self._alive, False)
+            self._lang = grow(self._lang)
+            self._show = grow(self._show)
+            self._date = grow(self._date, _NO_DATE)
+        used = self._n - self._disk_n
+        if used + extra > len(self._vecs):
+            cap = max(used + extra, int(len(self._vecs) * 1.5) + 1024)
+            vecs = np.zeros((cap, self._dim), dtype=np.float32)
+            vecs[:used] = self._vecs[:used]
+            self._vecs = vecs
+
+    def _rows(self, slots: np.ndarray) -> np.ndarray:
+        """The float32 vectors of ``slots``. On-disk rows: a few (re-scoring) are read with
+        pread, which maps nothing into this process; many (exact search, a commit) through the
+        memory map, whose pages are handed back at once (the kernel maps ~64 KiB around every
+        faulted row, so leaving them mapped would grow the RSS towards the whole file)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        if self._disk is None:
+            return self._vecs[slots - self._disk_n]
+        out = np.empty((len(slots), self._dim), dtype=np.float32)
+        on_disk = slots < self._disk_n
+        disk_slots = slots[on_disk]
+        if len(disk_slots) <= _PREAD_MAX and self._disk_file is not None:
+            out[on_disk] = self._pread(disk_slots)
+        else:
+            out[on_disk] = self._disk[disk_slots]
+            mm = getattr(self._disk, "_mmap", None)
+            if mm is not None:
+                mm.madvise(mmap.MADV_DONTNEED)  # the page cache keeps them; this process not
+        if not on_disk.all():
+            out[~on_disk] = self._vecs[slots[~on_disk] - self._disk_n]
+        return out
+
+    def _pread(self, slots: np.ndarray) -> np.ndarray:
+        assert self._disk_file is not None and self._disk is not None
+        row = self._dim * 4
+        buf = bytearray(len(slots) * row)
+        view = memoryview(buf)
+        fd, base = self._disk_file.fileno(), self._disk.offset
+        for j, s in enumerate(slots.tolist()):
+            os.preadv(fd, [view[j * row : (j + 1) * row]], base + s * row)
+        return np.frombuffer(buf, dtype=np.float32).reshape(len(slots), self._dim)
+
+    def _open_disk(self, path: Path, n: int) -> None:
+        self._disk = np.load(path, mmap_mode="r")
+        self._disk_file = open(path, "rb")  # noqa: SIM115 - lives as long as the map
+        self._disk_n = n
 
     @property
     def dim(self) -> int:
@@ -144,15 +429,17 @@ class FaissVectorIndex:
         for start in range(0, len(ids), batch):
             with self._lock:  # a commit may have compacted (moved slots) in between
                 part = [i for i in ids[start : start + batch] if i in self._slot]
-                vecs = self._vecs[[self._slot[i] for i in part]].copy()
+                vecs = self._rows(np.array([self._slot[i] for i in part], dtype=np.int64))
             if part:
                 yield part, vecs
 
     def reset(self, dim: int) -> None:
         """Empty the index for ``dim``-d vectors; the old generations are deleted now, so a
-        crash after this leaves an empty index (the store marks everything for re-encoding)."""
+        crash after this leaves an empty index (the store marks everything for re-encoding).
+        The index takes the configured kind again."""
         with self._lock:
             self._dim = int(dim)
+            self._set_kind(self._configured[0])
             self._reset()
             shutil.rmtree(self.path, ignore_errors=True)
 
@@ -179,9 +466,13 @@ class FaissVectorIndex:
                 self._date[slot] = int(p.pub_date.timestamp()) if p.pub_date else _NO_DATE
                 self._cats.append(tuple(self._catv.code(c.lower()) for c in p.categories))
             block = vectors[order]
-            self._vecs[start : start + len(order)] = block
+            t = start - self._disk_n
+            self._vecs[t : t + len(order)] = block
             self._n += len(order)
-            self._hnsw.add(block)
+            if self._hnsw is not None:
+                self._hnsw.add(block)
+            elif self._ann.incremental and self._ann.ntotal == start and start > 0:
+                self._ann.add(block)  # a trained compressed index takes new vectors as they come
             self._cat_index = None
             self._dirty = True
 
@@ -199,7 +490,9 @@ class FaissVectorIndex:
 
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         with self._lock:
-            return {i: self._vecs[self._slot[i]].copy() for i in ids if i in self._slot}
+            found = [i for i in ids if i in self._slot]
+            rows = self._rows(np.array([self._slot[i] for i in found], dtype=np.int64))
+            return {i: rows[j].copy() for j, i in enumerate(found)}
 
     # -- search ---------------------------------------------------------------------------
     def _mask(self, filters: Filters | None) -> np.ndarray:
@@ -254,9 +547,16 @@ class FaissVectorIndex:
                 return [[] for _ in range(len(q))]
             k_eff = min(k, allowed)
             if allowed <= max(self.exact_max, self.exact_fraction * n):
+                if self._hnsw is None and self._ann.incremental and self._ann.ntotal == n:
+                    # Compressed kinds: a full scan of the kept codes, then exact re-scoring
+                    # (reading every kept original from disk would cost a page fault each).
+                    return self._compressed(q, mask, allowed, k_eff, scan=True)
                 return self._exact(q, mask, k_eff)
+            if self._hnsw is None:
+                if n < _ANN_MIN:
+                    return self._exact(q, mask, k_eff)
+                return self._compressed(q, mask, allowed, k_eff)
             if allowed == n:
-                # faiss's own stubs (1.15) lack SearchParametersHNSW; the SWIG module has it.
                 params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k_eff))  # type: ignore[attr-defined]
             else:
                 bits = np.packbits(mask, bitorder="little")
@@ -274,18 +574,57 @@ class FaissVectorIndex:
                 for srow, lrow in zip(scores, labels, strict=True)
             ]
 
+    def _ensure_ann(self) -> None:
+        """Train and fill the compressed index from the stored vectors when it is needed and
+        missing (lazily: it is trained on what is there by then)."""
+        if self._ann.ntotal == 0 and self._n >= _ANN_MIN:
+            self._ann.build(self._rows, self._n)
+
+    def _compressed(
+        self, q: np.ndarray, mask: np.ndarray, allowed: int, k: int, *, scan: bool = False
+    ) -> list[list[tuple[str, float]]]:
+        """Compressed-index candidates (``refine`` x k, filtered in the walk), re-scored
+        exactly on the float32 originals; vectors the index does not hold yet (ScaNN between
+        rebuilds) are searched exactly and merged."""
+        self._ensure_ann()
+        covered = self._ann.ntotal
+        in_ann = mask[:covered]
+        kept = int(in_ann.sum())
+        kc = min(kept, k * self.refine)
+        cand: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(q)
+        if kc > 0:
+            frac = max(kept / covered, 1e-3)
+            if scan:
+                assert isinstance(self._ann, _FaissAnn)
+                _, labels = self._ann.scan(q, kc, in_ann)
+            else:
+                sel = None if kept == covered else in_ann
+                _, labels = self._ann.search(q, kc, sel, frac, self.ef_search)
+            cand = [row[row >= 0].astype(np.int64) for row in labels]
+        tail = np.flatnonzero(mask[covered:]) + covered
+        out: list[list[tuple[str, float]]] = []
+        for qi, c in enumerate(cand):
+            slots = np.concatenate([c, tail]) if len(tail) else c
+            if not len(slots):
+                out.append([])
+                continue
+            sims = self._rows(slots) @ q[qi]
+            top = np.argsort(-sims, kind="stable")[:k]
+            out.append([(self._ids[int(slots[t])], float(sims[t])) for t in top])
+        return out
+
     def _exact(self, q: np.ndarray, mask: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Brute force over the allowed slots. A filter that keeps most of the index is cheaper
         to apply after one product over every slot than by gathering the kept vectors."""
         n = len(mask)
         allowed = int(mask.sum())
-        if allowed * 2 >= n:
+        if allowed * 2 >= n and self._disk is None:
             slots = np.arange(n)
             sims = _similarities(self._vecs[:n], q)
             sims[:, ~mask] = -np.inf
         else:
             slots = np.flatnonzero(mask)
-            sims = _similarities(self._vecs[slots], q)
+            sims = _similarities(self._rows(slots), q)
         out: list[list[tuple[str, float]]] = []
         for row in sims:
             top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
@@ -297,7 +636,7 @@ class FaissVectorIndex:
     def _compact(self) -> None:
         live = np.flatnonzero(self._alive[: self._n])
         ids = [self._ids[s] for s in live]
-        vecs = self._vecs[live].copy()
+        vecs = self._rows(live)
         payloads = [
             (int(self._lang[s]), int(self._show[s]), int(self._date[s]), self._cats[s])
             for s in live
@@ -314,7 +653,7 @@ class FaissVectorIndex:
             self._cats.append(cats)
         self._alive[: len(ids)] = True
         self._n = len(ids)
-        if len(ids):
+        if len(ids) and self._hnsw is not None:
             self._hnsw.add(vecs)
 
     def commit(self) -> None:
@@ -324,15 +663,23 @@ class FaissVectorIndex:
             dead = self._n - len(self._slot)
             if dead and dead > self.compact_fraction * max(self._n, 1):
                 self._compact()
+            n = self._n
+            if self.quantized and n >= _ANN_MIN:
+                if not self._ann.incremental and self._ann.ntotal < n:
+                    self._ann = _make_ann(self.kind, self._dim, self.m, self.ef_construction)
+                self._ensure_ann()
             self.path.mkdir(parents=True, exist_ok=True)
             gen = self._next_generation()
             tmp = self.path / f".{gen}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             try:
-                n = self._n
-                faiss.write_index(self._hnsw, str(tmp / "hnsw.faiss"))
-                np.save(tmp / "vectors.npy", self._vecs[:n])
+                if self._hnsw is not None:
+                    faiss.write_index(self._hnsw, str(tmp / "hnsw.faiss"))
+                    np.save(tmp / "vectors.npy", self._vecs[:n])
+                else:
+                    self._ann.save(tmp)
+                    self._write_rows(tmp / "vectors.npy", n)
                 np.savez(
                     tmp / "columns.npz",
                     alive=self._alive[:n],
@@ -350,20 +697,33 @@ class FaissVectorIndex:
                     "shows": self._shows.items,
                     "categories": self._catv.items,
                     "params": {"m": self.m, "ef_construction": self.ef_construction},
+                    "kind": self.kind,
                 }
                 (tmp / "state.json").write_text(json.dumps(state, ensure_ascii=False))
-                for f in tmp.iterdir():
-                    _fsync(f)
+                for f in tmp.rglob("*"):
+                    if f.is_file():
+                        _fsync(f)
             except BaseException:  # disk full: leave no half-written generation behind
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             os.replace(tmp, self.path / gen)
             _atomic_write(self.path / "CURRENT", gen)
             self._loaded_gen = gen
+            if self.quantized:  # from now on the originals are read from the new generation
+                self._open_disk(self.path / gen / "vectors.npy", n)
+                self._vecs = np.zeros((0, self._dim), dtype=np.float32)
             for old in self.path.glob("gen-*"):
                 if old.name != gen:
                     shutil.rmtree(old, ignore_errors=True)
             self._dirty = False
+
+    def _write_rows(self, path: Path, n: int) -> None:
+        """vectors.npy streamed in chunks (never all float32 vectors in memory at once)."""
+        with open(path, "wb") as f:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (n, self._dim)}
+            np.lib.format.write_array_header_1_0(f, header)
+            for start in range(0, n, 65_536):
+                f.write(self._rows(np.arange(start, min(n, start + 65_536))).tobytes())
 
     def _next_generation(self) -> str:
         nums = [int(p.name[4:]) for p in self.path.glob("gen-*") if p.name[4:].isdigit()]
@@ -384,26 +744,42 @@ class FaissVectorIndex:
                     f"the vector index holds {state['dim']}-d vectors but the model makes "
                     f"{self._dim}-d ones; rebuild with: podsearch index --rebuild"
                 )
-            hnsw = faiss.read_index(str(gen_dir / "hnsw.faiss"))
-            vecs = np.load(gen_dir / "vectors.npy")
+            kind = state.get("kind", "hnsw")
+            if kind not in VECTOR_INDEXES:
+                raise IndexStateError(f"vector index kind {kind!r} unknown")
+            if kind != self.kind:  # the index keeps the kind it was built with
+                self._configured = (kind, int(state["params"]["m"]), *self._configured[2:])
+                self._set_kind(kind)
+                self._reset()
+            hnsw = None
+            if kind == "hnsw":
+                hnsw = faiss.read_index(str(gen_dir / "hnsw.faiss"))
+                vecs = np.load(gen_dir / "vectors.npy")
+            else:
+                self._ann.load(gen_dir)
+                vecs = np.load(gen_dir / "vectors.npy", mmap_mode="r")
             cols = np.load(gen_dir / "columns.npz")
         except (OSError, ValueError, KeyError, RuntimeError) as e:
             raise IndexStateError(
                 f"vector index at {gen_dir} cannot be read ({e}); rebuild with: "
                 "podsearch index --rebuild"
             ) from e
-        if not isinstance(hnsw, faiss.IndexHNSWFlat):
+        if kind == "hnsw" and not isinstance(hnsw, faiss.IndexHNSWFlat):
             raise IndexStateError(
                 f"vector index at {gen_dir} holds a {type(hnsw).__name__}, not an HNSW index; "
                 "rebuild with: podsearch index --rebuild"
             )
         n = int(state["count"])
-        self._hnsw = hnsw
-        self._hnsw.hnsw.efSearch = self.ef_search
         self._n = 0
-        self._grow(n)
+        if isinstance(hnsw, faiss.IndexHNSWFlat):
+            hnsw.hnsw.efSearch = self.ef_search
+            self._hnsw = hnsw
+            self._grow(n)
+            self._vecs[:n] = vecs
+        else:
+            self._open_disk(gen_dir / "vectors.npy", n)
+            self._grow(n)
         self._n = n
-        self._vecs[:n] = vecs
         self._alive[:n] = cols["alive"]
         self._lang[:n] = cols["lang"]
         self._show[:n] = cols["show"]
@@ -418,8 +794,10 @@ class FaissVectorIndex:
         self._loaded_gen = gen_name
 
     _STATE = (
-        "_hnsw", "_vecs", "_n", "_ids", "_slot", "_alive", "_lang", "_show", "_date", "_cats",
-        "_langs", "_shows", "_catv", "_cat_index", "_dirty", "_loaded_gen",
+        "_hnsw", "_ann", "_disk", "_disk_n", "_disk_file", "_vecs", "_n", "_ids", "_slot",
+        "_alive", "_lang", "_show", "_date", "_cats", "_langs", "_shows", "_catv", "_cat_index",
+        "_dirty", "_loaded_gen", "kind", "quantized", "m", "ef_search", "refine", "exact_max",
+        "exact_fraction", "_configured",
     )  # fmt: skip
 
     def refresh(self) -> bool:
@@ -433,12 +811,13 @@ class FaissVectorIndex:
             gen = None
         if gen == self._loaded_gen:
             return False
+        kind, m, ef_search, refine, exact_fraction, exact_max = self._configured
         for _attempt in range(3):  # a writer may delete the generation we are reading
             try:
                 fresh = FaissVectorIndex(
-                    self.path, self._dim, m=self.m, ef_construction=self.ef_construction,
-                    ef_search=self.ef_search, exact_fraction=self.exact_fraction,
-                    exact_max=self.exact_max, compact_fraction=self.compact_fraction,
+                    self.path, self._dim, kind=kind, m=m, ef_construction=self.ef_construction,
+                    ef_search=ef_search, refine=refine, exact_fraction=exact_fraction,
+                    exact_max=exact_max, compact_fraction=self.compact_fraction,
                 )  # fmt: skip
                 break
             except IndexStateError:
