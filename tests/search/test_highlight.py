@@ -56,3 +56,11 @@ def test_hits_carry_spans_into_their_snippet(engine: Any) -> None:
     assert hit.episode_id == "e1"
     assert [hit.snippet[a:b] for a, b in hit.highlights] == ["holiday", "dinners"]
     assert hit.to_dict()["highlights"] == [list(s) for s in hit.highlights]
+
+
+def test_typo_forgiving_hits_mark_the_words_as_spelt_in_the_hits(engine: Any) -> None:
+    result = engine.search("sourdogh bred", mode="keyword")
+    assert result.fuzzy and result.did_you_mean == "sourdough bread"
+    hit = result.hits[0]
+    assert hit.episode_id == "e4"
+    assert [hit.snippet[a:b] for a, b in hit.highlights] == ["sourdough"]

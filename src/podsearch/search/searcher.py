@@ -314,11 +314,17 @@ class Searcher:
                 w = self.keyword_weight_for(q, d_run, k_run, eps)
                 ranked = convex_fusion(d_run, k_run, cos, keyword_weight=w)
             page = ranked[offset:need]
+            suggestion = None
+            if fuzzy[qi]:
+                shown = [eps[i] for i, _, _ in page if i in eps]
+                suggestion = did_you_mean(q, [f"{e.title} {e.description}" for e in shown])
+            # Typo-forgiving hits are highlighted by the words as the hits spell them.
+            marked = f"{q} {suggestion}" if suggestion else q
             images = self._images([eps[i].show_id for i, _, _ in page if i in eps])
             hits = [
-                make_hit(eps[doc_id], q, score, n, ranks, images.get(eps[doc_id].show_id, ""))
-                for n, (doc_id, score, ranks) in enumerate(page, start=offset + 1)
-                if doc_id in eps
+                make_hit(eps[i], marked, score, n, ranks, images.get(eps[i].show_id, ""))
+                for n, (i, score, ranks) in enumerate(page, start=offset + 1)
+                if i in eps
             ]
             counts, total, exact = None, None, False
             if facets:
@@ -328,10 +334,6 @@ class Searcher:
                 counts = count_facets(eps[i] for i, _, _ in pool if i in eps)
                 total, exact = len(pool), not cut
                 timings["facets_ms"] = (time.perf_counter() - t1) * 1000
-            suggestion = None
-            if fuzzy[qi]:
-                shown = [eps[i] for i, _, _ in page if i in eps]
-                suggestion = did_you_mean(q, [f"{e.title} {e.description}" for e in shown])
             t = dict(timings)
             t["fuse_hydrate_ms"] = (time.perf_counter() - t0) * 1000
             results.append(
