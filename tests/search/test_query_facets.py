@@ -108,7 +108,35 @@ def test_api_returns_facets_and_totals(engine: Any) -> None:
             "shows": [{"show_id": "1", "title": "Healthy Living", "episodes": 1}],
         }
         assert (body["total"], body["total_exact"]) == (1, True)
+        hit = body["hits"][0]
+        assert [hit["snippet"][a:b] for a, b in hit["highlights"]] == ["sleep"]
+        assert (hit["duration_s"], hit["image_url"]) == (600, "")
         post = client.post("/api/search", json={"q": "sleep", "mode": "keyword", "facets": True})
         assert post.json()["facets"] == body["facets"]
         schema = client.get("/openapi.json").json()["components"]["schemas"]
         assert "facets" in schema["SearchResponse"]["properties"]
+
+
+def test_hits_carry_show_artwork_http_only(tmp_path: Path) -> None:
+    import csv
+
+    from podsearch.encode.fake import FakeEncoder
+    from podsearch.engine import Podsearch
+
+    folder = write_catalog(tmp_path / "cat")
+    with open(folder / "podcasts.csv", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    images = {"1": "https://img.example.org/a.png", "2": "javascript:alert(1)"}
+    for row in rows[1:]:
+        row[2] = images.get(row[0], "")
+    with open(folder / "podcasts.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    with Podsearch(tmp_path / "index", encoder=FakeEncoder(dim=64)) as ps:
+        ps.ingest(folder)
+        ps.build_index()
+        assert ps.store.show_images(["1", "2", "3", "nope"]) == {
+            "1": "https://img.example.org/a.png"
+        }
+        by_id = {h.episode_id: h.image_url for h in ps.search("x", k=8, mode="dense").hits}
+        assert by_id["e1"] == "https://img.example.org/a.png"
+        assert by_id["e4"] == "" and by_id["e7"] == ""
