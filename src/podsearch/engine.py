@@ -168,6 +168,7 @@ class Podsearch:
             keywords=self.keyword_index,
             lookup=self.store.get_many,
             hub_scores=self.store.hub_scores,
+            show_images=self.store.show_images,
             fusion=fusion,
             languages=lambda: list(self.store.facet_counts("language")),
         )
@@ -529,13 +530,17 @@ class Podsearch:
         offset: int = 0,
         mode: str = "hybrid",
         filters: Filters | None = None,
+        facets: bool = False,
     ) -> SearchResult:
-        """Search in natural language (any language). Raises QueryError for bad input."""
+        """Search in natural language (any language). Raises QueryError for bad input.
+
+        ``facets``: also count languages, categories and shows over the query's matching set,
+        and report its size (``SearchResult.facets``, ``total``; see ``search/facets.py``)."""
         self.refresh()
         filters = self.check_filters(filters)
-        return self.searcher.search_batch([query], k=k, offset=offset, mode=mode, filters=filters)[
-            0
-        ]
+        return self.searcher.search_batch(
+            [query], k=k, offset=offset, mode=mode, filters=filters, facets=facets
+        )[0]
 
     def search_batch(
         self,

@@ -126,6 +126,11 @@ class Hit:
     # Per-retriever ranks (1-based) for hybrid results, None where a retriever missed it.
     dense_rank: int | None = None
     keyword_rank: int | None = None
+    # (start, end) offsets in ``snippet`` of the words matching a query word's stem in the
+    # episode's language (search/snippet.py)
+    highlights: tuple[tuple[int, int], ...] = ()
+    image_url: str = ""  # the show's artwork (http(s) only), or ""
+    duration_s: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -142,6 +147,26 @@ class Hit:
             "audio_url": self.audio_url,
             "dense_rank": self.dense_rank,
             "keyword_rank": self.keyword_rank,
+            "highlights": [list(span) for span in self.highlights],
+            "image_url": self.image_url,
+            "duration_s": self.duration_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFacets:
+    """Filter values with their counts over one query's matching set, largest first."""
+
+    languages: tuple[tuple[str, int], ...] = ()
+    categories: tuple[tuple[str, int], ...] = ()
+    shows: tuple[tuple[str, str, int], ...] = ()  # (show_id, title, count)
+
+    def to_dict(self) -> dict[str, list[dict[str, object]]]:
+        """The shape of ``GET /api/facets``."""
+        return {
+            "languages": [{"value": v, "count": n} for v, n in self.languages],
+            "categories": [{"value": v, "count": n} for v, n in self.categories],
+            "shows": [{"show_id": i, "title": t, "episodes": n} for i, t, n in self.shows],
         }
 
 
@@ -159,7 +184,9 @@ class SearchResult:
     weak: bool = False  # no close match: see search/confidence.py
     fuzzy: bool = False  # keyword hits found only by allowing typos
     did_you_mean: str | None = None  # the query spelt as the fuzzy hits spell it
-    facets: dict[str, dict[str, int]] | None = None  # counts among the query's candidates
+    facets: QueryFacets | None = None  # counts over the query's matching set (on request)
+    total: int | None = None  # size of the matching set (with facets), see ``total_exact``
+    total_exact: bool = False  # True: ``total`` counts every match; False: "total or more"
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -175,7 +202,9 @@ class SearchResult:
             "did_you_mean": self.did_you_mean,
         }
         if self.facets is not None:
-            d["facets"] = self.facets
+            d["facets"] = self.facets.to_dict()
+            d["total"] = self.total
+            d["total_exact"] = self.total_exact
         return d
 
 

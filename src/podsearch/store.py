@@ -367,6 +367,22 @@ class SqliteCatalogStore:
         return [(r[0], r[1] or "", int(r[2])) for r in rows]
 
     @_locked
+    def show_images(self, show_ids: Sequence[str]) -> dict[str, str]:
+        """Artwork URL of each of these shows that has one (http(s) only)."""
+        ids = list(dict.fromkeys(show_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for sid, image in self._db.execute(
+                f"SELECT show_id, image FROM shows WHERE show_id IN ({marks}) AND image != ''",
+                chunk,
+            ):
+                if image.lower().startswith(("https://", "http://")):
+                    out[sid] = image
+        return out
+
+    @_locked
     def find_shows(self, value: str) -> list[tuple[str, str]]:
         """Shows that ``value`` names: the show with that id, else every show whose title is
         ``value`` ignoring case and spacing. (show_id, title) pairs, by id."""

@@ -91,3 +91,55 @@ def test_cli_map(tmp_path: Path, tiny_catalog: Path, capsys) -> None:  # type: i
     assert out.stat().st_size > 100_000 and png.stat().st_size > 1000
     code, _, err = run(capsys, "map", "--index", str(ix), "--method", "tsne")
     assert code == 2 and "tsne" in err
+
+
+def test_query_labels_do_not_overlap_and_stay_inside() -> None:
+    """Five queries within a hair of each other: every label gets its own spot (the old
+    renderer wrote them all on top of each other)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from podsearch.viz.map import place_labels
+
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
+    ax.scatter(*rng.normal(0, 1, (500, 2)).T, s=10)
+    points = np.array([[0.0, 0.0], [0.05, 0.02], [0.02, -0.04], [-0.03, 0.03], [0.04, -0.01]])
+    labels = [
+        "interview with cookbook author",
+        "superhero film analysis",
+        "cricket match report",
+        "guided meditation for sleep",
+        "eat better at xmas",
+    ]
+    anns = place_labels(ax, points, labels)
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for a in anns:
+        a.update_positions(renderer)
+        boxes.append(Text.get_window_extent(a, renderer))
+    frame = ax.get_window_extent(renderer)
+    assert len(boxes) == 5
+    for i, b in enumerate(boxes):
+        assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
+        for other in boxes[i + 1 :]:
+            assert not b.overlaps(other), (b, other)
+    plt.close(fig)
+
+
+def test_group_colours_stand_out_on_white() -> None:
+    from matplotlib.colors import to_rgb
+
+    from podsearch.viz.map import _palette
+
+    def luminance(c: str) -> float:
+        lin = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in to_rgb(c)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    # WCAG contrast against white >= 2:1 for every named group (tab20's pale halves: ~1.3).
+    colours = _palette(12)
+    assert len(set(colours)) == 12
+    assert all(1.05 / (luminance(c) + 0.05) >= 2.0 for c in colours), colours

@@ -56,9 +56,10 @@ access_log = logging.getLogger("podsearch.access")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
-# The page loads nothing from elsewhere; audio players may stream from the episode's host.
+# The page loads nothing from elsewhere but show artwork (http(s) images from the feeds) and
+# audio, which players stream from the episode's host.
 PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: http: https:; "
     "media-src *; connect-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
@@ -231,7 +232,12 @@ def create_app(
         t0 = time.perf_counter()
         request.state.mode = req.mode  # a metrics label
         result = engine.search(
-            req.q, k=req.k, offset=req.offset, mode=req.mode, filters=req.filters()
+            req.q,
+            k=req.k,
+            offset=req.offset,
+            mode=req.mode,
+            filters=req.filters(),
+            facets=req.facets,
         )
         body = result.to_dict()
         metrics.observe_search(result.timings_ms)

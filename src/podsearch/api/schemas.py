@@ -128,6 +128,14 @@ class SearchRequest(FilterParams):
         description="`dense` (embeddings), `keyword` (BM25) or `hybrid` (both: standardised "
         "cosine plus a weighted, normalised BM25 score, with a hubness correction).",
     )
+    facets: bool = Field(
+        False,
+        description="Also return `facets` (language, category and show counts over this "
+        "query's matching set, with the filters applied) and `total`/`total_exact` for a "
+        "pager. The matching set: the ranked candidate pool (keyword mode: episodes holding a "
+        "query word; dense/hybrid: the best 100 or offset+k by the fused score), so a value "
+        "counted c gives at least c results when chosen as a filter.",
+    )
 
     @field_validator("q", mode="before")
     @classmethod
@@ -169,6 +177,13 @@ class HitOut(BaseModel):
     audio_url: str
     dense_rank: int | None = Field(None, description="Rank from the dense retriever (hybrid).")
     keyword_rank: int | None = Field(None, description="Rank from the keyword retriever (hybrid).")
+    highlights: list[list[int]] = Field(
+        default_factory=list,
+        description="[start, end) character offsets in `snippet` of whole words whose stem "
+        "(Snowball stemmer of the episode's language) equals a query word's stem.",
+    )
+    image_url: str = Field("", description="The show's artwork URL (http or https), or empty.")
+    duration_s: int | None = Field(None, description="Episode length in seconds, if known.")
 
 
 class SearchResponse(BaseModel):
@@ -187,6 +202,17 @@ class SearchResponse(BaseModel):
     fuzzy: bool = Field(False, description="Keyword hits found only by forgiving typos.")
     did_you_mean: str | None = Field(None, description="The query spelt as the hits spell it.")
     took_ms: float = Field(description="Wall time of the request inside the server, ms.")
+    facets: FacetsOut | None = Field(
+        None, description="With `facets=true`: counts over this query's matching set."
+    )
+    total: int | None = Field(
+        None, description="With `facets=true`: the size of the matching set (see total_exact)."
+    )
+    total_exact: bool | None = Field(
+        None,
+        description='True: `total` counts every match ("page 2 of N"); false: there are '
+        '`total` or more ("N+ results").',
+    )
 
 
 class EpisodeOut(BaseModel):
@@ -268,3 +294,6 @@ def facet_list(counts: Any) -> list[dict[str, object]]:
     items = [(str(k), int(v)) for k, v in counts.items() if str(k)]
     items.sort(key=lambda kv: (-kv[1], kv[0].lower()))
     return [{"value": k, "count": n} for k, n in items]
+
+
+SearchResponse.model_rebuild()  # its facets field names FacetsOut, defined after it

@@ -17,9 +17,10 @@ from podsearch.errors import QueryError
 from podsearch.index.base import KeywordIndex, VectorIndex
 from podsearch.models import SEARCH_MODES, Episode, Filters, Hit, SearchResult
 from podsearch.search.confidence import is_weak, query_words
+from podsearch.search.facets import count_facets
 from podsearch.search.fusion import RRF_K, convex_fusion, reciprocal_rank_fusion
 from podsearch.search.querylang import CROSS_LINGUAL, QueryClassifier, is_title_query
-from podsearch.search.snippet import make_snippet
+from podsearch.search.snippet import highlight_spans, make_snippet
 from podsearch.search.spelling import did_you_mean
 
 MAX_QUERY_CHARS = 1000
@@ -138,11 +139,14 @@ class Searcher:
         keywords: Callable[[], KeywordIndex],
         lookup: Callable[[Sequence[str]], dict[str, Episode]],
         hub_scores: Callable[[Sequence[str]], dict[str, float]] | None = None,
+        show_images: Callable[[Sequence[str]], dict[str, str]] | None = None,
         fusion: FusionSettings | None = None,
         cache_size: int = 2048,
         languages: Callable[[], Sequence[str]] | None = None,
     ) -> None:
-        """``languages`` lists the catalog's languages, for telling cross-lingual queries."""
+        """``languages`` lists the catalog's languages, for telling cross-lingual queries;
+        ``show_images`` gives the artwork URL of shows (for the hits' ``image_url``)."""
+        self._show_images = show_images
         self._encoder = encoder
         self._vectors = vectors
         self._keywords = keywords
@@ -219,7 +223,10 @@ class Searcher:
         offset: int = 0,
         mode: str = "hybrid",
         filters: Filters | None = None,
+        facets: bool = False,
     ) -> list[SearchResult]:
+        """``facets``: count filter values over each query's matching set (search/facets.py);
+        it makes keyword and dense searches go ``fusion.depth`` deep."""
         check_page(k, offset, mode)
         cleaned = [clean_query(q) for q in queries]
         if not cleaned:
@@ -227,8 +234,8 @@ class Searcher:
         need = offset + k
         rescore = mode == "hybrid" or (mode == "dense" and self._dehub_on)
         # one candidate past the page tells whether another page exists
-        depth = max(need + 1, self.fusion.depth) if rescore else need + 1
-        return self._search(cleaned, k, offset, mode, filters, depth)
+        depth = max(need + 1, self.fusion.depth) if rescore or facets else need + 1
+        return self._search(cleaned, k, offset, mode, filters, depth, facets)
 
     def _search(
         self,
@@ -238,6 +245,7 @@ class Searcher:
         mode: str,
         filters: Filters | None,
         depth: int,
+        facets: bool = False,
     ) -> list[SearchResult]:
         need = offset + k
         timings: dict[str, float] = {}
@@ -279,7 +287,9 @@ class Searcher:
             lost = len(live_d) < len(d_run) or len(live_k) < len(k_run)
             short = len({i for i, _ in [*live_d, *live_k]}) < need
             if lost and cut and short and depth < MAX_DEPTH:
-                deeper = self._search([q], k, offset, mode, filters, min(depth * 4, MAX_DEPTH))
+                deeper = self._search(
+                    [q], k, offset, mode, filters, min(depth * 4, MAX_DEPTH), facets
+                )
                 results.append(deeper[0])
                 continue
             d_run, k_run = live_d, live_k
@@ -304,15 +314,26 @@ class Searcher:
                 w = self.keyword_weight_for(q, d_run, k_run, eps)
                 ranked = convex_fusion(d_run, k_run, cos, keyword_weight=w)
             page = ranked[offset:need]
-            hits = [
-                make_hit(eps[doc_id], q, score, n, ranks)
-                for n, (doc_id, score, ranks) in enumerate(page, start=offset + 1)
-                if doc_id in eps
-            ]
             suggestion = None
             if fuzzy[qi]:
                 shown = [eps[i] for i, _, _ in page if i in eps]
                 suggestion = did_you_mean(q, [f"{e.title} {e.description}" for e in shown])
+            # Typo-forgiving hits are highlighted by the words as the hits spell them.
+            marked = f"{q} {suggestion}" if suggestion else q
+            images = self._images([eps[i].show_id for i, _, _ in page if i in eps])
+            hits = [
+                make_hit(eps[i], marked, score, n, ranks, images.get(eps[i].show_id, ""))
+                for n, (i, score, ranks) in enumerate(page, start=offset + 1)
+                if i in eps
+            ]
+            counts, total, exact = None, None, False
+            if facets:
+                t1 = time.perf_counter()
+                # Not cut: the pool is every match. Cut: the first max(depth, need) of it.
+                pool = ranked if not cut else ranked[: max(self.fusion.depth, need)]
+                counts = count_facets(eps[i] for i, _, _ in pool if i in eps)
+                total, exact = len(pool), not cut
+                timings["facets_ms"] = (time.perf_counter() - t1) * 1000
             t = dict(timings)
             t["fuse_hydrate_ms"] = (time.perf_counter() - t0) * 1000
             results.append(
@@ -327,9 +348,17 @@ class Searcher:
                     weak=weak,
                     fuzzy=fuzzy[qi],
                     did_you_mean=suggestion,
+                    facets=counts,
+                    total=total,
+                    total_exact=exact,
                 )  # fmt: skip
             )
         return results
+
+    def _images(self, show_ids: Sequence[str]) -> dict[str, str]:
+        if self._show_images is None or not show_ids:
+            return {}
+        return self._show_images(show_ids)
 
     def word_share(self, query: str) -> float:
         """The share of the query's words (3+ letters) that occur in some indexed episode."""
@@ -370,9 +399,16 @@ class Searcher:
 
 
 def make_hit(
-    ep: Episode, query: str, score: float, rank: int, ranks: Sequence[int | None] = (None, None)
+    ep: Episode,
+    query: str,
+    score: float,
+    rank: int,
+    ranks: Sequence[int | None] = (None, None),
+    image_url: str = "",
 ) -> Hit:
-    """A result row: the episode, a query-biased snippet, and its dense / keyword ranks."""
+    """A result row: the episode, a query-biased snippet with the words to highlight, and
+    its dense / keyword ranks."""
+    snippet = make_snippet(query, ep.description or ep.show_description, language=ep.language)
     return Hit(
         episode_id=ep.episode_id,
         score=float(score),
@@ -381,10 +417,13 @@ def make_hit(
         show_id=ep.show_id,
         language=ep.language,
         pub_date=ep.pub_date,
-        snippet=make_snippet(query, ep.description or ep.show_description),
+        snippet=snippet,
         categories=ep.categories,
         audio_url=ep.audio_url,
         rank=rank,
         dense_rank=ranks[0],
         keyword_rank=ranks[1],
+        highlights=highlight_spans(query, snippet, ep.language),
+        image_url=image_url,
+        duration_s=ep.duration_s,
     )

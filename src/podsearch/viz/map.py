@@ -79,11 +79,24 @@ def project(
     return out
 
 
-def _palette(n: int) -> list[str]:
-    import matplotlib
+# Saturated, mutually distinct colours (tab10 without its grey, plus four darker ones) for
+# the named groups: tab20's pale halves made small groups vanish on white.
+DISTINCT = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#393b79", "#637939", "#843c39", "#7b4173", "#e7298a",
+)  # fmt: skip
+MUTED = "#c8c8d0"  # "other" and "(none)": drawn first, underneath
 
-    cmap = matplotlib.colormaps["tab20" if n > 10 else "tab10"]
-    return [matplotlib.colors.to_hex(cmap(i % cmap.N)) for i in range(n)]
+
+def _palette(n: int) -> list[str]:
+    return [DISTINCT[i % len(DISTINCT)] for i in range(n)]
+
+
+def _colors(groups: Sequence[str]) -> dict[str, str]:
+    named = [g for g in groups if g not in (OTHER, NONE, QUERY_GROUP)]
+    colors = dict(zip(named, _palette(len(named)), strict=True))
+    colors.update({OTHER: MUTED, NONE: MUTED, QUERY_GROUP: "#000000"})
+    return colors
 
 
 def _groups(color: Sequence[str]) -> list[str]:
@@ -112,8 +125,7 @@ def render_html(
     coords = np.asarray(coords)
     labels = list(text) if text is not None else [""] * len(coords)
     groups = _groups(color)
-    colors = dict(zip(groups, _palette(len(groups)), strict=True))
-    colors[QUERY_GROUP] = "#000000"
+    colors = _colors(groups)
     fig = go.Figure()
     three = coords.shape[1] == 3
     for g in groups:
@@ -130,9 +142,10 @@ def render_html(
             "textposition": "top center",
             "marker": {
                 "color": colors[g],
-                "size": (12 if marked else 5) if not three else (7 if marked else 3),
-                "symbol": "diamond" if marked else "circle",
-                "opacity": 1.0 if marked else 0.75,
+                "size": (14 if marked else 7) if not three else (8 if marked else 4),
+                "symbol": ("diamond" if three else "star") if marked else "circle",
+                "opacity": 1.0 if marked else 0.85,
+                "line": {"width": 1 if marked else 0.3, "color": "#ffffff"},
             },
         }
         if three:
@@ -168,33 +181,146 @@ def render_png(
     coords = np.asarray(coords)
     labels = list(text) if text is not None else [""] * len(coords)
     groups = _groups(color)
-    colors = dict(zip(groups, _palette(len(groups)), strict=True))
+    colors = _colors(groups)
     three = coords.shape[1] == 3
-    fig = plt.figure(figsize=(11, 8), dpi=110)
+    fig = plt.figure(figsize=(12, 8.5), dpi=110)
     ax: Any = fig.add_subplot(projection="3d" if three else None)  # 2-D or 3-D Axes
-    for g in [x for x in groups if x != QUERY_GROUP]:
+    # Muted groups first (underneath), then the named ones largest first, so that small
+    # groups stay visible on top of big ones.
+    muted = [g for g in groups if g in (OTHER, NONE)]
+    named = [g for g in groups if g not in (OTHER, NONE, QUERY_GROUP)]
+    n = len(coords)
+    size = 22.0 if n <= 5000 else 10.0
+    for z, g in enumerate(muted + named):
         idx = [i for i, c in enumerate(color) if c == g]
         pts = [coords[idx, d] for d in range(coords.shape[1])]
-        ax.scatter(*pts, s=6, alpha=0.6, color=colors[g], label=f"{g} ({len(idx)})", lw=0)
+        ax.scatter(*pts, s=size, alpha=0.85, color=colors[g], label=f"{g} ({len(idx)})",
+                   edgecolors="white", linewidths=0.3, zorder=2 + z * 0.01)  # fmt: skip
     q = [i for i, c in enumerate(color) if c == QUERY_GROUP]
     if q:
         pts = [coords[q, d] for d in range(coords.shape[1])]
-        ax.scatter(*pts, s=90, marker="*", color="black", label="query", zorder=5)
-        for i in q:
-            pos = list(coords[i])
-            ax.text(*pos, f" {labels[i]}", fontsize=9, weight="bold", zorder=6)
+        ax.scatter(*pts, s=260, marker="*", color="black", edgecolors="white", linewidths=1.2,
+                   label="query", zorder=5)  # fmt: skip
     ax.set_xticks([])
     ax.set_yticks([])
     if three:
         ax.set_zticks([])
-    ax.legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    ax.set_title(title, fontsize=11)
+    handles, names = ax.get_legend_handles_labels()
+    order = sorted(range(len(names)), key=lambda i: names[i].startswith((OTHER, NONE)))
+    legend = ax.legend([handles[i] for i in order], [names[i] for i in order], fontsize=9,
+                       markerscale=1.6, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                       frameon=False)  # fmt: skip
+    for handle in legend.legend_handles:
+        if handle is not None:
+            handle.set_alpha(1.0)
+    ax.set_title(title, fontsize=12)
+    for spine in getattr(ax, "spines", {}).values():
+        spine.set_color("#bbbbbb")
     fig.tight_layout()
+    if q and three:
+        for i in q:
+            ax.text(*list(coords[i]), f"  {labels[i]}", fontsize=10, weight="bold", zorder=6)
+    elif q:  # after the layout is final: placement works in display pixels
+        place_labels(ax, coords[q], [labels[i] for i in q])
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+# Where a label may go, around its point: (dx, dy) directions in display space, tried in
+# order at growing distances until the label's box overlaps no other label, no query point and
+# stays inside the axes. A leader line joins a label to its point.
+_DIRECTIONS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
+_RADII_PX = (28, 48, 72, 100, 135, 175, 220, 280)
+
+
+def place_labels(ax: Any, points: np.ndarray, labels: Sequence[str]) -> list[Any]:
+    """Label 2-D ``points`` on ``ax`` without overlaps (greedy, in display pixels): boxed
+    text with a leader line; returns the annotations. Points are labelled in the order given."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    to_px = ax.transData.transform
+    frame = ax.get_window_extent(renderer)
+    centres = [to_px(p) for p in np.asarray(points)[:, :2]]
+    taken: list[Any] = []  # Bbox of placed labels and of every query marker
+    from matplotlib.transforms import Bbox
+
+    for cx, cy in centres:
+        taken.append(Bbox.from_extents(cx - 9, cy - 9, cx + 9, cy + 9))
+    out = []
+    for (cx, cy), label in zip(centres, labels, strict=True):
+        if not label:
+            continue
+        ann = ax.annotate(
+            label,
+            xy=(0, 0),
+            xycoords="data",
+            xytext=(0, 0),
+            textcoords="offset pixels",
+            fontsize=10.5,
+            weight="bold",
+            color="#111111",
+            zorder=7,
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#333333", "lw": 0.8,
+                  "alpha": 0.92},
+            arrowprops={"arrowstyle": "-", "color": "#333333", "lw": 1.0, "shrinkA": 0,
+                        "shrinkB": 6},
+        )  # fmt: skip
+        ann.xy = ax.transData.inverted().transform((cx, cy))
+        best = None
+        # First a spot whose leader line passes over no other query, then any free spot.
+        for avoid_crossing in (True, False):
+            for r, (dx, dy) in ((r, d) for r in _RADII_PX for d in _DIRECTIONS):
+                ann.set_ha("left" if dx > 0 else "right" if dx < 0 else "center")
+                ann.set_va("bottom" if dy > 0 else "top" if dy < 0 else "center")
+                ann.set_position((dx * r, dy * r * 0.7))
+                box = _label_box(ann, renderer)
+                inside = (
+                    box.x0 >= frame.x0 and box.x1 <= frame.x1
+                    and box.y0 >= frame.y0 and box.y1 <= frame.y1
+                )  # fmt: skip
+                if (
+                    inside
+                    and not any(box.overlaps(t) for t in taken)
+                    and not (avoid_crossing and _crosses((cx, cy), box, taken[: len(centres)]))
+                ):
+                    best = box
+                    break
+            if best is not None:
+                break
+        if best is None:  # nowhere free: the first spot, still boxed and readable
+            ann.set_ha("left")
+            ann.set_va("bottom")
+            ann.set_position((_RADII_PX[0], _RADII_PX[0] * 0.7))
+            best = _label_box(ann, renderer)
+        taken.append(best)
+        out.append(ann)
+    return out
+
+
+def _crosses(start: tuple[float, float], box: Any, markers: Sequence[Any]) -> bool:
+    """Whether the leader line from ``start`` to ``box``'s centre passes over another query
+    marker (its own marker, which holds ``start``, excepted)."""
+    x0, y0 = start
+    x1, y1 = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    for m in markers:
+        if m.contains(x0, y0):
+            continue
+        for t in np.linspace(0.0, 1.0, 24):
+            if m.contains(x0 + t * (x1 - x0), y0 + t * (y1 - y0)):
+                return True
+    return False
+
+
+def _label_box(ann: Any, renderer: Any) -> Any:
+    """The display box of an annotation's text with its frame and a margin (the leader line
+    is left out: it may cross other things)."""
+    from matplotlib.text import Text
+
+    ann.update_positions(renderer)
+    return Text.get_window_extent(ann, renderer).padded(7)
 
 
 @dataclass(frozen=True, slots=True)

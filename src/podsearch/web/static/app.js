@@ -6,7 +6,9 @@
   const MAX_K = 100;
   const MAX_OFFSET = 1000;
   const MODES = ["hybrid", "dense", "keyword"];
-  const FILTER_KEYS = ["lang", "category", "date_from", "date_to"];
+  const FILTER_KEYS = ["lang", "show", "category", "date_from", "date_to"];
+  // Filter <select>s and the facet lists (of /api/facets and of each search) that fill them.
+  const FACET_SELECTS = { lang: "languages", show: "shows", category: "categories" };
 
   const $ = (id) => document.getElementById(id);
   const form = $("search-form");
@@ -14,7 +16,15 @@
   const els = {
     status: $("status"),
     error: $("error"),
+    errorTitle: $("error-title"),
     errorDetail: $("error-detail"),
+    weak: $("weak"),
+    suggest: $("suggest"),
+    suggestLink: $("suggest-link"),
+    source: $("similar-source"),
+    mode: $("mode"),
+    filtersToggle: $("filters-toggle"),
+    filtersCount: $("filters-count"),
     empty: $("empty"),
     emptyDetail: $("empty-detail"),
     intro: $("intro"),
@@ -60,6 +70,7 @@
       q: p.get("q") || "",
       mode: MODES.includes(mode) ? mode : "hybrid",
       lang: p.get("lang") || "",
+      show: p.get("show") || "",
       category: p.get("category") || "",
       date_from: p.get("date_from") || "",
       date_to: p.get("date_to") || "",
@@ -75,6 +86,7 @@
       q: input.value,
       mode: mode ? mode.value : "hybrid",
       lang: $("lang").value,
+      show: $("show").value,
       category: $("category").value,
       date_from: $("date_from").value,
       date_to: $("date_to").value,
@@ -113,12 +125,13 @@
     p.set("mode", state.mode);
     p.set("k", String(state.k));
     p.set("offset", String(state.offset));
+    p.set("facets", "true"); // counts for the filter menus and the pager's total
     for (const key of FILTER_KEYS) if (state[key]) p.set(key, state[key]);
     return p;
   }
 
   function hasOption(select, value) {
-    return Array.from(select.options).some((o) => o.value === value);
+    return Array.from(select.querySelectorAll("option")).some((o) => o.value === value);
   }
 
   function addOption(select, value, label) {
@@ -134,6 +147,8 @@
 
   function updateResetButton() {
     els.reset.hidden = !filtersActive();
+    const n = FILTER_KEYS.filter((k) => $(k).value).length;
+    els.filtersCount.textContent = n ? ` (${n})` : "";
   }
 
   // ---- search -----------------------------------------------------------------------
@@ -146,8 +161,18 @@
       }
     }
     document.title = state.q.trim() ? `${state.q.trim()} · podsearch` : "podsearch";
+    showSource(null);
 
     if (inflight) inflight.abort();
+    if (!state.q.trim()) {
+      // Nothing to search for is not a failure: say what to do, quietly.
+      current = null;
+      clearResults();
+      els.status.textContent = "Type a few words to search, e.g. a topic, a guest or a mood.";
+      els.intro.hidden = false;
+      input.focus();
+      return;
+    }
     const controller = new AbortController();
     inflight = controller;
     setBusy(true);
@@ -159,14 +184,14 @@
       });
       const body = await readJson(res);
       if (!res.ok) {
-        showError(errorText(res, body));
+        showError(errorText(res, body), res.status);
         return;
       }
       current = state;
       render(body, performance.now() - t0);
     } catch (err) {
       if (err && err.name === "AbortError") return;
-      showError("Could not reach the server. Check that `podsearch serve` is running.");
+      showError(OFFLINE_TEXT, 0);
     } finally {
       if (inflight === controller) {
         inflight = null;
@@ -183,9 +208,23 @@
     }
   }
 
+  const OFFLINE_TEXT = "Could not reach the search service. Check your connection and try again.";
+
+  // What a person can act on: input problems as the server words them (its validators write
+  // whole sentences), everything else in plain words; details stay in the server's log.
   function errorText(res, body) {
-    if (body && typeof body.detail === "string" && body.detail) return body.detail;
-    return `The server answered ${res.status} ${res.statusText || ""}`.trim();
+    const detail = body && typeof body.detail === "string" ? body.detail : "";
+    if (res.status === 404) return "That episode is not in this catalog (it may have been removed).";
+    if (res.status === 422 || res.status === 400) {
+      return detail ? capitalize(detail) : "The search could not be read. Check the words and filters.";
+    }
+    if (res.status === 429) return "Too many searches at once. Wait a moment and try again.";
+    return "The search service cannot answer right now. Try again in a moment.";
+  }
+
+  function capitalize(text) {
+    const t = text.trim();
+    return t ? t[0].toUpperCase() + t.slice(1) : t;
   }
 
   function setBusy(busy) {
@@ -197,14 +236,22 @@
   function clearResults() {
     els.hits.replaceChildren();
     els.error.hidden = true;
+    els.weak.hidden = true;
+    els.suggest.hidden = true;
     els.empty.hidden = true;
     els.pager.hidden = true;
     els.intro.hidden = true;
   }
 
-  function showError(detail) {
+  // status: the HTTP status (0: no answer). A request the person can fix is a note, not an
+  // alarm; only the service failing is shown in red.
+  function showError(detail, status) {
     clearResults();
     els.status.textContent = "";
+    const fixable = status >= 400 && status < 500;
+    els.error.classList.toggle("message-note", fixable);
+    els.error.classList.toggle("message-error", !fixable);
+    els.errorTitle.textContent = fixable ? "Check your search" : "Search unavailable";
     els.errorDetail.textContent = detail;
     els.error.hidden = false;
   }
@@ -217,6 +264,8 @@
     const timing = formatMs(serverMs);
     const modeLabel = { hybrid: "hybrid", dense: "meaning", keyword: "keywords" }[body.mode];
 
+    const total = typeof body.total === "number" ? body.total : null;
+    const ofTotal = total === null ? "" : ` of ${total.toLocaleString()}${body.total_exact ? "" : "+"}`;
     if (hits.length === 0) {
       els.status.textContent = offset
         ? `No more results after ${offset} · ${timing}`
@@ -230,21 +279,36 @@
       const first = offset + 1;
       const last = offset + hits.length;
       els.status.textContent =
-        `${hits.length === 1 ? "1 result" : `Results ${first}–${last}`}` +
+        `${hits.length === 1 && !offset ? "1 result" : `Results ${first}–${last}${ofTotal}`}` +
         ` for “${body.query}” · ${modeLabel} · ${timing}`;
     }
+    els.weak.hidden = !(body.weak && hits.length);
+    if (body.did_you_mean && body.did_you_mean !== body.query && current) {
+      const state = { ...current, q: body.did_you_mean, offset: 0 };
+      els.suggestLink.textContent = body.did_you_mean;
+      els.suggestLink.href = `${window.location.pathname}?${urlParams(state)}`;
+      els.suggestLink.onclick = (ev) => {
+        ev.preventDefault();
+        fillForm(state);
+        search(state);
+      };
+      els.suggest.hidden = false;
+    }
+    queryFacets = body.facets || null;
+    fillFacets(queryFacets);
 
-    const terms = queryTerms(body.query || "");
     const frag = document.createDocumentFragment();
-    for (const hit of hits) frag.append(renderHit(hit, terms));
+    for (const hit of hits) frag.append(renderHit(hit));
     els.hits.append(frag);
 
     const hasPrev = offset > 0;
     const k = body.k || DEFAULT_K;
-    const hasNext = hits.length >= k && offset + k <= MAX_OFFSET;
+    const more = typeof body.has_more === "boolean" ? body.has_more : hits.length >= k;
+    const hasNext = more && offset + k <= MAX_OFFSET;
     els.prev.disabled = !hasPrev;
     els.next.disabled = !hasNext;
-    els.pageLabel.textContent = `Page ${Math.floor(offset / k) + 1}`;
+    const pages = total === null ? "" : ` of ${Math.max(1, Math.ceil(total / k))}${body.total_exact ? "" : "+"}`;
+    els.pageLabel.textContent = `Page ${Math.floor(offset / k) + 1}${pages}`;
     els.pager.hidden = !(hasPrev || hasNext);
   }
 
@@ -254,8 +318,9 @@
     return `${(ms / 1000).toFixed(2)} s`;
   }
 
-  function renderHit(hit, terms) {
+  function renderHit(hit) {
     const li = els.template.content.firstElementChild.cloneNode(true);
+    renderArt(li.querySelector(".hit-art"), hit);
     li.dataset.episodeId = hit.episode_id;
     const toggle = li.querySelector(".hit-toggle");
     toggle.textContent = hit.title || "(untitled episode)";
@@ -281,7 +346,24 @@
       lang.remove();
     }
 
-    highlightInto(li.querySelector(".hit-snippet"), hit.snippet || "", terms);
+    const duration = li.querySelector(".hit-duration");
+    if (hit.duration_s) {
+      duration.textContent = formatDuration(hit.duration_s);
+      duration.title = "Duration";
+    } else {
+      duration.remove();
+    }
+
+    highlightInto(li.querySelector(".hit-snippet"), hit.snippet || "", hit.highlights || []);
+
+    const audio = li.querySelector(".hit-audio");
+    if (hit.audio_url && /^https?:\/\//i.test(hit.audio_url)) {
+      audio.src = hit.audio_url;
+      audio.setAttribute("aria-label", `Play ${hit.title || "episode"}`);
+      audio.hidden = false;
+    } else {
+      audio.remove();
+    }
 
     const cats = li.querySelector(".hit-cats");
     for (const c of (hit.categories || []).slice(0, 4)) {
@@ -319,45 +401,46 @@
     }
   }
 
-  // Function words are not worth highlighting (a few languages; the rest just shows more).
-  const STOPWORDS = new Set(
-    (
-      "a an and are as at be but by for from has have how i in is it its of on or our so " +
-      "that the their this to was we what when where who why with you your " +
-      "der die das und ist ein eine im in zu mit den von auf für nicht " +
-      "el la los las y de del en un una con por para que es " +
-      "le les et des du un une en pour avec est dans que qui " +
-      "het een en van op met voor il lo gli e di da per che"
-    ).split(" "),
-  );
-
-  // Words of the query (2+ letters), longest first so that overlapping matches prefer them.
-  function queryTerms(q) {
-    const words = (q.match(/[\p{L}\p{N}][\p{L}\p{N}\p{M}'’-]*/gu) || []).map((w) =>
-      w.toLowerCase(),
-    );
-    const uniq = Array.from(new Set(words.filter((w) => w.length >= 2 && !STOPWORDS.has(w))));
-    uniq.sort((a, b) => b.length - a.length);
-    return uniq.slice(0, 30);
-  }
-
-  function highlightInto(el, text, terms) {
+  // The server says which words to highlight: [start, end) offsets of whole words whose stem
+  // (in the episode's language) is a query word's stem. The page only draws them.
+  function highlightInto(el, text, spans) {
     el.replaceChildren();
-    if (!terms.length) {
-      el.textContent = text;
-      return;
-    }
-    const escaped = terms.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    const re = new RegExp(`(${escaped.join("|")})`, "giu");
     let last = 0;
-    for (const m of text.matchAll(re)) {
-      if (m.index > last) el.append(text.slice(last, m.index));
+    const sorted = spans
+      .filter((s) => Array.isArray(s) && s.length === 2 && s[0] >= 0 && s[1] <= text.length)
+      .sort((a, b) => a[0] - b[0]);
+    for (const [start, end] of sorted) {
+      if (start < last || end <= start) continue;
+      if (start > last) el.append(text.slice(last, start));
       const mark = document.createElement("mark");
-      mark.textContent = m[0];
+      mark.textContent = text.slice(start, end);
       el.append(mark);
-      last = m.index + m[0].length;
+      last = end;
     }
     if (last < text.length) el.append(text.slice(last));
+  }
+
+  // Show artwork: only http(s) URLs, loaded lazily; the show's first letter when there is
+  // none or it fails to load.
+  function renderArt(box, hit) {
+    const letter = box.querySelector(".hit-art-letter");
+    letter.textContent = Array.from((hit.show_title || hit.title || "?").trim())[0] || "?";
+    const url = hit.image_url || "";
+    if (!/^https?:\/\//i.test(url)) return;
+    const img = document.createElement("img");
+    img.alt = "";
+    img.loading = "lazy";
+    img.decoding = "async";
+    img.referrerPolicy = "no-referrer";
+    img.width = 64;
+    img.height = 64;
+    img.addEventListener("error", () => {
+      img.remove();
+      box.classList.remove("has-image");
+    });
+    img.addEventListener("load", () => box.classList.add("has-image"));
+    img.src = url;
+    box.append(img);
   }
 
   async function toggleDetails(li, toggle, episodeId) {
@@ -392,19 +475,11 @@
       p.textContent = ep.description;
       frag.append(p);
     }
-    const facts = document.createElement("p");
-    facts.className = "hit-facts";
-    const parts = [];
-    if (ep.duration_s) parts.push(`Duration ${formatDuration(ep.duration_s)}`);
-    facts.textContent = parts.join(" · ");
-    if (parts.length) frag.append(facts);
-    if (ep.audio_url && /^https?:\/\//i.test(ep.audio_url)) {
-      const audio = document.createElement("audio");
-      audio.controls = true;
-      audio.preload = "none";
-      audio.src = ep.audio_url;
-      audio.setAttribute("aria-label", `Play ${ep.title}`);
-      frag.append(audio);
+    if (ep.show_description) {
+      const p = document.createElement("p");
+      p.className = "hit-facts";
+      p.textContent = `About the show: ${ep.show_description}`;
+      frag.append(p);
     }
     return frag;
   }
@@ -430,19 +505,22 @@
       const res = await fetch(api, { signal: controller.signal });
       const body = await readJson(res);
       if (!res.ok) {
-        showError(errorText(res, body));
+        showSource(null);
+        showError(errorText(res, body), res.status);
         return;
       }
       current = null;
-      render(body, performance.now() - t0);
+      render({ ...body, facets: null, total: null }, performance.now() - t0);
       const title = (body.source && body.source.title) || episodeId;
-      els.status.textContent = `Episodes like “${title}” · ${formatMs(body.took_ms || performance.now() - t0)}`;
+      showSource(body.source || { episode_id: episodeId, title: episodeId, show_title: "" });
+      const n = (body.hits || []).length;
+      els.status.textContent = `${n} similar episode${n === 1 ? "" : "s"} · ${formatMs(body.took_ms || performance.now() - t0)}`;
       document.title = `Like ${title} · podsearch`;
       els.pager.hidden = true;
       window.scrollTo({ top: 0 });
     } catch (err) {
       if (err && err.name === "AbortError") return;
-      showError("Could not reach the server. Check that `podsearch serve` is running.");
+      showError(OFFLINE_TEXT, 0);
     } finally {
       if (inflight === controller) {
         inflight = null;
@@ -451,25 +529,72 @@
     }
   }
 
+  // The episode a "more like this" list starts from, as a header; the mode switch does not
+  // apply to it and is hidden meanwhile. null: back to searching.
+  function showSource(src) {
+    els.source.hidden = !src;
+    els.mode.hidden = Boolean(src);
+    if (!src) return;
+    els.source.querySelector(".source-title").textContent = src.title || src.episode_id;
+    els.source.querySelector(".source-show").textContent = src.show_title || "";
+  }
+
   // ---- facets and index info --------------------------------------------------------
+
+  let catalogFacets = null; // /api/facets: the whole catalog's values
+  let queryFacets = null; // the facets of the search on screen (null: none)
 
   async function loadFacets() {
     try {
       const res = await fetch("/api/facets");
       if (!res.ok) return;
-      const body = await res.json();
-      fillSelect($("lang"), body.languages || [], (v) => languageName(v));
-      fillSelect($("category"), body.categories || [], (v) => v);
+      catalogFacets = await res.json();
+      fillFacets(queryFacets); // it may answer after the first search did
     } catch {
       // The filters still work from the URL; the page stays usable without facets.
     }
   }
 
-  function fillSelect(select, facets, label) {
+  function facetItems(list, key) {
+    return (list || []).map((f) =>
+      key === "show"
+        ? { value: f.show_id, label: f.title || f.show_id, count: f.episodes }
+        : { value: f.value, label: key === "lang" ? languageName(f.value) : f.value, count: f.count },
+    );
+  }
+
+  // query: a search's facets (counts over its matching set) or null (the catalog's counts).
+  // A menu whose filter is set lists its values without counts (the search was narrowed by
+  // it, so counting the others is not possible); the others list the query's values with
+  // counts first, then the rest of the catalog's values.
+  function fillFacets(query) {
+    for (const [key, name] of Object.entries(FACET_SELECTS)) {
+      const select = $(key);
+      const catalog = facetItems(catalogFacets && catalogFacets[name], key);
+      if (!query) {
+        fillSelect(select, catalog, [], true);
+      } else if (select.value) {
+        fillSelect(select, catalog, [], false);
+      } else {
+        const counted = facetItems(query[name], key);
+        const seen = new Set(counted.map((f) => f.value.toLowerCase()));
+        const rest = catalog.filter((f) => !seen.has(f.value.toLowerCase()));
+        fillSelect(select, counted, rest, true);
+      }
+    }
+  }
+
+  function fillSelect(select, items, rest, counts) {
     const chosen = select.value;
     const first = select.options[0];
     select.replaceChildren(first);
-    for (const f of facets) addOption(select, f.value, `${label(f.value)} (${f.count})`);
+    for (const f of items) addOption(select, f.value, counts ? `${f.label} (${f.count})` : f.label);
+    if (rest.length) {
+      const group = document.createElement("optgroup");
+      group.label = "Not among the top results";
+      for (const f of rest) addOption(group, f.value, f.label);
+      select.append(group);
+    }
     if (chosen && !hasOption(select, chosen)) addOption(select, chosen, chosen);
     select.value = chosen;
   }
@@ -492,6 +617,12 @@
   }
 
   // ---- events -----------------------------------------------------------------------
+
+  els.filtersToggle.addEventListener("click", () => {
+    const open = els.filtersToggle.getAttribute("aria-expanded") !== "true";
+    els.filtersToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    form.classList.toggle("controls-open", open);
+  });
 
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -537,6 +668,7 @@
       search(state, { push: false });
     } else {
       current = null;
+      showSource(null);
       clearResults();
       els.status.textContent = "";
       els.intro.hidden = false;

@@ -126,7 +126,7 @@
     const state = p ? p.formState() : { mode: "hybrid", k: 10 };
     const data = new FormData();
     data.append("audio", blob, `query.${extension(blob.type)}`);
-    for (const key of ["mode", "k", "lang", "category", "date_from", "date_to"]) {
+    for (const key of ["mode", "k", "lang", "show", "category", "date_from", "date_to"]) {
       if (state[key]) data.append(key, String(state[key]));
     }
     if (langSelect && langSelect.value) data.append("audio_lang", langSelect.value);
@@ -158,7 +158,7 @@
       say(`Heard${lang}: “${t.text || ""}”`, "ok");
       if (p) p.showResults(body, { ...state, q: t.text || "", offset: 0 });
     } catch {
-      say("Could not reach the server. Check that `podsearch serve` is running.", "error");
+      say("Could not reach the search service. Check your connection and try again.", "error");
     } finally {
       busy = false;
       button.disabled = false;
@@ -169,7 +169,9 @@
   button.hidden = false;
   setRecording(false);
   if (!supported()) button.classList.add("is-unavailable");
+  const bar = document.getElementById("voice-bar");
   button.addEventListener("click", () => {
+    if (bar) bar.hidden = false; // the spoken-language choice matters once the mic is used
     if (busy) return;
     if (recorder) stop();
     else start();
