@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,9 @@ def test_same_answers_as_the_sqlite_store(pg_name: str, tmp_path: Path, tiny_cat
     pg = PgCatalogStore(db)
     try:
         data = read_catalog(tiny_catalog)
+        art = "https://img.example/a.jpg"  # one show with artwork, one with an unsafe URL
+        data.shows[0] = replace(data.shows[0], image=art)
+        data.shows[1] = replace(data.shows[1], image="javascript:alert(1)")
         stores: list[CatalogStore] = [lite, pg]
         reports = [s.ingest(data).to_dict() for s in stores]
         assert reports[0] == reports[1] and reports[0]["imported"] == 8
@@ -134,6 +138,8 @@ def test_same_answers_as_the_sqlite_store(pg_name: str, tmp_path: Path, tiny_cat
         same(lambda s: sorted(s.facet_counts("language").items()))
         same(lambda s: s.facet_counts("categories"))
         same(lambda s: s.top_shows(5))
+        images = same(lambda s: s.show_images([sh.show_id for sh in s.shows()] + ["missing"]))
+        assert images == {data.shows[0].show_id: art}
         same(lambda s: s.find_shows(s.top_shows(1)[0][1].upper()))
         same(lambda s: s.sample_titles(4, seed=1))
         dirty = same(lambda s: s.dirty())

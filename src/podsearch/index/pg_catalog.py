@@ -282,6 +282,15 @@ class PgCatalogStore:
         )
         return [(r[0], r[1] or "", int(r[2])) for r in rows]
 
+    def show_images(self, show_ids: Sequence[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(show_ids))
+        if not ids:
+            return {}
+        rows = self._all(
+            "SELECT show_id, image FROM {shows} WHERE show_id = ANY(%s) AND image <> ''", [ids]
+        )
+        return {sid: img for sid, img in rows if img.lower().startswith(("https://", "http://"))}
+
     def find_shows(self, value: str) -> list[tuple[str, str]]:
         rows = self._all(
             "SELECT show_id, max(show_title) FROM {episodes} WHERE show_id = %s GROUP BY show_id",
