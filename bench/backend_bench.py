@@ -725,6 +725,32 @@ def to_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def short_table(doc: dict[str, Any]) -> str:
+    """The few numbers docs/BACKENDS.md quotes: one row per backend."""
+    parts = doc["backends"]
+    rows = [
+        "| backend | build s | disk MiB | server RSS MiB | dense p50 ms (none / 1% / 10%) "
+        "| dense-ann recall@10 (none / 10%) | keyword p50 ms | hybrid p50 / p99 ms "
+        "| keyword R@30 / MRR@30 | hybrid R@30 / MRR@30 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in [x for x in BACKENDS if x in parts]:
+        r = parts[n]
+        lat, q = r["latency_ms"], r["quality"]
+        srv = (r.get("server_rss_after_queries") or {}).get("rss_mib", "in process")
+        dense = " / ".join(f"{lat[f'dense/{f}']['p50']:.1f}" for f in ("none", "1pct", "10pct"))
+        rec = " / ".join(f"{lat[f'dense-ann/{f}']['recall@10']:.3f}" for f in ("none", "10pct"))
+        hy = lat["hybrid/none"]
+        qual = [f"{q[m]['R@30']:.3f} / {q[m]['RR@30']:.3f}" if q else "-" for m in
+                ("keyword", "hybrid")]  # fmt: skip
+        rows.append(
+            f"| {n} | {r['build']['seconds']} | {mib(r['disk'].get('bytes', 0))} | {srv} | "
+            f"{dense} | {rec} | {lat['keyword/none']['p50']:.1f} | "
+            f"{hy['p50']:.1f} / {hy['p99']:.1f} | {qual[0]} | {qual[1]} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 CAVEATS = (
     "dense = the backend's VectorIndex.search with the product's settings: below its exact "
     "threshold (FAISS 100,000 rows or 5%; PostgreSQL 50,000 rows; Milvus 2,000 rows, filtered "
@@ -780,7 +806,7 @@ def main() -> None:
     commands = json.loads(cmds_file.read_text()) if cmds_file.exists() else []
     if args.report:
         doc = merge(args.work_dir, args.out, commands + [cmd])
-        print(to_markdown(doc))
+        print(short_table(doc))
         return
     log("reading the source index")
     corpus = load_source(args.index)
