@@ -774,6 +774,8 @@ def merge(work_dir: Path, out: Path, commands: list[str]) -> dict[str, Any]:
         r = json.loads(p.read_text())
         parts[r["backend"]] = r
     meta = json.loads((work_dir / "meta.json").read_text())
+    made = [p["command"] for p in parts.values() if "command" in p]
+    commands = list(dict.fromkeys([*made, *commands]))
     doc = {**meta, "backends": parts, "commands": commands, "caveats": list(CAVEATS),
            "commit": _git("rev-parse", "--short", "HEAD"), "date": now_iso(),
            "machine": machine_facts(PACKAGES)}  # fmt: skip
@@ -802,10 +804,8 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cmd = "PYTHONPATH=src python bench/backend_bench.py " + shlex.join(sys.argv[1:])
-    cmds_file = args.work_dir / "commands.json"
-    commands = json.loads(cmds_file.read_text()) if cmds_file.exists() else []
     if args.report:
-        doc = merge(args.work_dir, args.out, commands + [cmd])
+        doc = merge(args.work_dir, args.out, [cmd])
         print(short_table(doc))
         return
     log("reading the source index")
@@ -836,9 +836,9 @@ def main() -> None:
             name, settings, corpus, qs, filters, keep=args.keep,
             latency_queries=args.latency_queries, quality=not args.no_quality,
         )  # fmt: skip
+        r["command"] = cmd
         (args.work_dir / "parts").mkdir(exist_ok=True)
         (args.work_dir / "parts" / f"{name}.json").write_text(json.dumps(r, indent=1) + "\n")
-    cmds_file.write_text(json.dumps([*commands, cmd], indent=1))
     log("done; merge with --report")
 
 
