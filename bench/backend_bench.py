@@ -837,6 +837,7 @@ def main() -> None:
             latency_queries=args.latency_queries, quality=not args.no_quality,
         )  # fmt: skip
         r["command"] = cmd
+        r["commit"] = _git("rev-parse", "--short", "HEAD")
         (args.work_dir / "parts").mkdir(exist_ok=True)
         (args.work_dir / "parts" / f"{name}.json").write_text(json.dumps(r, indent=1) + "\n")
     log("done; merge with --report")
