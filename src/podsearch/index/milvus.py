@@ -261,9 +261,13 @@ class MilvusConnection:
         return len(found)
 
     def wait_built(self, name: str, field: str) -> None:
-        """Poll until the index covers every row (servers build sealed segments later)."""
+        """Poll until the index covers every row (servers build sealed segments later).
+
+        Milvus Lite first flushes: it keeps rows in a memtable (up to 128 MiB) that it scans
+        and, for BM25, re-indexes on every search (measured on 3,000 episodes: 0.8 s a
+        keyword search, 0.35 s a dense one; 10-30 ms once flushed)."""
         if self.lite:
-            return
+            self.call("flush", name)
         deadline = time.monotonic() + _BUILD_WAIT_S
         while time.monotonic() < deadline:
             info = self.call("describe_index", name, field) or {}
@@ -556,7 +560,9 @@ class MilvusKeywordIndex:
             search_params={"metric_type": "BM25"}, output_fields=[],
             consistency_level="Strong", **self.conn.filter_kwargs(filters, self.coll),
         )  # fmt: skip
-        hits = [(str(h["id"]), float(h["distance"])) for h in res[0]] if res else []
+        # BM25 scores are positive, higher is better; Milvus Lite reports them negated
+        # (distance = -score, smaller is closer): abs() gives both servers' scores.
+        hits = [(str(h["id"]), abs(float(h["distance"]))) for h in res[0]] if res else []
         hits.sort(key=lambda h: (-h[1], h[0]))
         return hits
 
