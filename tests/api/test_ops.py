@@ -139,7 +139,7 @@ def test_a_job_is_visible_from_another_server(engine: Podsearch, monkeypatch: An
         seen = other.get(job["job_id"])
         assert seen["status"] == "interrupted" and seen["finished"] >= seen["started"]
         done = other.start("ingest", lambda _p: {"read": 1}, single=False)
-        third = Jobs(SqliteCatalogStore(path))
+        third = Jobs(c := SqliteCatalogStore(path))
         for _ in range(100):
             done = third.get(done["job_id"])
             if done["status"] == "done":
@@ -148,6 +148,7 @@ def test_a_job_is_visible_from_another_server(engine: Podsearch, monkeypatch: An
         assert done["result"] == {"read": 1}
         with pytest.raises(Exception, match="no job"):
             other.get("nope")
+        c.close()
     finally:
         other.shutdown(timeout=1)
         a.close()
@@ -164,8 +165,12 @@ def test_a_silent_job_on_another_host_reads_interrupted(tmp_path: Path, monkeypa
                     "owner": owner, "heartbeat": now})  # fmt: skip
     store.save_job({"job_id": "stale", "kind": "index", "status": "running", "created": now,
                     "owner": owner, "heartbeat": now - writes.STALE_S - 1})  # fmt: skip
+    reused = {"host": socket.gethostname(), "pid": os.getppid(), "instance": "y"}  # alive
+    store.save_job({"job_id": "reused", "kind": "index", "status": "running", "created": now,
+                    "owner": reused, "heartbeat": now - writes.STALE_S - 1})  # fmt: skip
     jobs = Jobs(store)
     try:
+        assert jobs.get("reused")["status"] == "interrupted"
         assert jobs.get("fresh")["status"] == "running"
         assert jobs.get("stale")["status"] == "interrupted"
         assert store.load_job("stale")["status"] == "interrupted"  # recorded for all

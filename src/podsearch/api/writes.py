@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # episodes per PUT /api/episodes
 KEEP_JOBS = 100  # jobs remembered for GET /api/jobs/{id} (in memory and in the catalog)
 HEARTBEAT_S = 2.0  # a running job's record is refreshed this often
-STALE_S = 30.0  # a job on another host whose record is older than this reads "interrupted"
+STALE_S = 30.0  # another process's job whose record is older than this reads "interrupted"
 INTERRUPTED = "the server stopped before the job ended"
 
 
@@ -193,7 +193,10 @@ class Jobs:
         beat = float(record.pop("heartbeat", 0) or 0)
         if record.get("status") in ("queued", "running"):
             alive = _owner_alive(owner)
-            if alive is False or (alive is None and time.time() - beat > STALE_S):
+            # A live job of this process is known; any other one refreshes its record every
+            # HEARTBEAT_S, so a stale one is dead (also when its pid was reused meanwhile).
+            ours = alive is True and owner.get("pid") == os.getpid()
+            if alive is False or (not ours and time.time() - beat > STALE_S):
                 record.update(status="interrupted", error=INTERRUPTED, finished=beat)
                 try:  # so that every server says so from now on
                     self._records.save_job({**record, "owner": owner, "heartbeat": beat})

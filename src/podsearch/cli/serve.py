@@ -49,7 +49,7 @@ def _serve(s: Settings) -> None:
         port=s.port,
         log_level="warning",
         timeout_graceful_shutdown=s.shutdown_timeout,
-            timeout_keep_alive=s.keep_alive,
+        timeout_keep_alive=s.keep_alive,
     )
 
 
