@@ -92,7 +92,8 @@ def test_search_json_body_still_takes_valid_values(engine: Podsearch) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["k"] == 3
         r = c.post("/api/search", json={"q": "bread", "date_from": "2020-02-30"})
-        assert r.status_code == 422 and "calendar" in r.json()["detail"]
+        assert r.status_code == 422
+        assert "date_from: '2020-02-30' is not a day" in r.json()["detail"]
         # Query strings are text: GET keeps converting them.
         r = c.get("/api/search", params={"q": "bread", "k": "3", "date_from": "2000-01-01"})
         assert r.status_code == 200 and r.json()["k"] == 3

@@ -7,7 +7,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from podsearch.errors import QueryError
 from podsearch.models import Episode, Filters
@@ -73,7 +73,7 @@ class FilterParams(BaseModel):
 
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
-    def _iso_day_only(cls, v: Any) -> Any:
+    def _iso_day_only(cls, v: Any, info: ValidationInfo) -> Any:
         # The schema says "format: date"; pydantic alone would also take a number (seconds
         # since 1970) or a timestamp at midnight.
         if v is None or (isinstance(v, date) and not isinstance(v, datetime)):
@@ -83,7 +83,9 @@ class FilterParams(BaseModel):
             try:
                 return date.fromisoformat(v)
             except ValueError:
-                raise ValueError(f"{v!r} is not a day of the calendar (YYYY-MM-DD)") from None
+                raise ValueError(
+                    f"{info.field_name}: {v!r} is not a day of the calendar (YYYY-MM-DD)"
+                ) from None
         raise ValueError(f"give a date as YYYY-MM-DD, got {str(v)[:40]!r}")
 
     @field_validator("lang", "show", "category", mode="before")
