@@ -73,6 +73,10 @@ class Settings:
     workers: int = 1
     # Seconds a stopping server waits for in-flight requests and background jobs.
     shutdown_timeout: int = 30
+    # Seconds an idle keep-alive connection stays open. Longer than a client's pauses: a
+    # connection closed just as the client sends on it fails with no response (uvicorn's own
+    # default, 5 s, did so in the load benchmark; bench/keepalive_race.py reproduces it).
+    keep_alive: int = 75
     source: Path | None = None  # the config file read, if any
 
     def fusion(self) -> FusionSettings | None:
@@ -122,6 +126,7 @@ _SERVER_KEYS = (
     "feed_private_networks",
     "workers",
     "shutdown_timeout",
+    "keep_alive",
 )
 _SERVER = {k: k for k in _SERVER_KEYS}
 _ENV = {
@@ -143,6 +148,7 @@ _ENV = {
     "PODSEARCH_FEED_PRIVATE_NETWORKS": "feed_private_networks",  # comma-separated
     "PODSEARCH_WORKERS": "workers",
     "PODSEARCH_SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "PODSEARCH_KEEP_ALIVE": "keep_alive",
 }
 _TYPES: dict[str, type] = {
     "index": Path,
@@ -167,6 +173,7 @@ _TYPES: dict[str, type] = {
     "feed_private_networks": tuple,
     "workers": int,
     "shutdown_timeout": int,
+    "keep_alive": int,
 }
 
 
@@ -292,6 +299,7 @@ _MIN_INT = {
     "max_upload_mb": 1,
     "workers": 1,
     "shutdown_timeout": 0,
+    "keep_alive": 1,
 }
 _TYPE_WORDS = {
     Path: "a path (a string)",

@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
 
 TOP_SHOWS = 20  # shows listed by stats() and /api/facets
+PUBLIC_KEYWORD_DAMAGED = (
+    "the keyword index is damaged: keyword and hybrid searches may miss episodes until the "
+    "operator rebuilds it"
+)
 HUB_PROBES = 2000  # query-like probes (episode titles) for hubness scores
 # Reads check the index generation at most this often (seconds): the documented bound on how
 # late a server sees another process's committed write is this plus one index reload.
@@ -714,13 +718,14 @@ class Podsearch:
         self.searcher.refresh_classifier()
 
     # -- info ---------------------------------------------------------------------------
-    def problems(self) -> list[str]:
+    def problems(self, *, public: bool = False) -> list[str]:
         """What is wrong with the index that searches would not say themselves ([] when
-        nothing is): a damaged keyword index."""
+        nothing is): a damaged keyword index. ``public``: in words for a public page or a
+        health check (no paths, no operator commands)."""
         try:
             self.keyword_index()
         except DamagedIndexError as e:
-            return [str(e)]
+            return [PUBLIC_KEYWORD_DAMAGED if public else str(e)]
         return []
 
     def stats(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,6 +135,8 @@ CREATE INDEX IF NOT EXISTS episodes_show ON episodes(show_id);
 CREATE INDEX IF NOT EXISTS episodes_lang ON episodes(language);
 CREATE TABLE IF NOT EXISTS tombstones (episode_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS hubness (episode_id TEXT PRIMARY KEY, score REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, created REAL NOT NULL,
+    record TEXT NOT NULL);
 """
 
 _EP_COLS = (
@@ -557,6 +559,29 @@ class SqliteCatalogStore:
             "FROM shows ORDER BY show_id"
         ).fetchall()
         return [show_from_row(r) for r in rows]
+
+    # -- background jobs of the HTTP API (every server on this index reads them) ----------
+    @_locked
+    def save_job(self, job: Mapping[str, Any], *, keep: int | None = None) -> None:
+        self._db.execute(
+            "INSERT INTO jobs(job_id, created, record) VALUES(?, ?, ?) "
+            "ON CONFLICT(job_id) DO UPDATE SET record=excluded.record",
+            (job["job_id"], float(job["created"]), json.dumps(job, ensure_ascii=False)),
+        )
+        if keep is not None:
+            self._db.execute(
+                "DELETE FROM jobs WHERE job_id NOT IN "
+                "(SELECT job_id FROM jobs ORDER BY created DESC LIMIT ?)",
+                (keep,),
+            )
+
+    @_locked
+    def load_job(self, job_id: str) -> dict[str, Any] | None:
+        try:
+            row = self._db.execute("SELECT record FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        except sqlite3.OperationalError:  # a read-only catalog made before the jobs table
+            return None
+        return dict(json.loads(row[0])) if row else None
 
     # -- hubness probes: a file beside the catalog (moved here from engine.py) -------------
     def load_hub_probes(self) -> np.ndarray | None:

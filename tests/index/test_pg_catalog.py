@@ -54,14 +54,14 @@ def test_migrations_from_an_empty_database(pg_name: str) -> None:
         assert schema_version(db) == 0 and _tables(db, pg_name) == set()
         store = PgCatalogStore(db)
         assert isinstance(store, CatalogStore)
-        assert schema_version(db) == SCHEMA_VERSION == 2
-        assert {"meta", "shows", "episodes", "tombstones", "hubness", "blobs"} <= _tables(
+        assert schema_version(db) == SCHEMA_VERSION == 3
+        assert {"meta", "shows", "episodes", "tombstones", "hubness", "blobs", "jobs"} <= _tables(
             db, pg_name
         )
         PgCatalogStore(db)  # opening again changes nothing
         with db.connection() as conn:
             versions = conn.execute(f'SELECT version FROM "{pg_name}_schema_version"').fetchall()
-        assert [v[0] for v in versions] == [1, 2]
+        assert [v[0] for v in versions] == [1, 2, 3]
     finally:
         db.close()
 
@@ -69,7 +69,7 @@ def test_migrations_from_an_empty_database(pg_name: str) -> None:
 def test_migration_from_the_previous_version_keeps_the_rows(
     pg_name: str, tiny_catalog: Path
 ) -> None:
-    from podsearch.index.pg_catalog import PgCatalogStore, migrate, schema_version
+    from podsearch.index.pg_catalog import SCHEMA_VERSION, PgCatalogStore, migrate, schema_version
 
     db = _db(pg_name)
     try:
@@ -81,14 +81,46 @@ def test_migration_from_the_previous_version_keeps_the_rows(
         old.db, old.name = db, db.name
         assert old.ingest(data).imported == len(data.episodes)
         old.bump_generation()
-        store = PgCatalogStore(db)  # open: upgrades to version 2
-        assert schema_version(db) == 2
+        store = PgCatalogStore(db)  # open: upgrades to the current version
+        assert schema_version(db) == SCHEMA_VERSION
         assert store.count() == len(data.episodes) and store.generation() == 1
         assert len(store.dirty()) == len(data.episodes)
         probes = np.arange(12, dtype=np.float32).reshape(3, 4)
         store.save_hub_probes(probes)
         np.testing.assert_array_equal(store.load_hub_probes(), probes)
+        store.save_job({"job_id": "j1", "kind": "index", "created": 1.0, "status": "running"})
+        assert store.load_job("j1") == {
+            "job_id": "j1",
+            "kind": "index",
+            "created": 1.0,
+            "status": "running",
+        }
     finally:
+        db.close()
+
+
+def test_job_records_in_both_stores(pg_name: str, tmp_path: Path) -> None:
+    from podsearch.index.pg_catalog import PgCatalogStore
+
+    db = _db(pg_name)
+    lite = SqliteCatalogStore(tmp_path / "catalog.sqlite")
+    try:
+        for store in (lite, PgCatalogStore(db)):
+            assert store.load_job("none") is None
+            for i in range(5):
+                store.save_job({"job_id": f"j{i}", "created": float(i), "status": "queued"})
+            store.save_job({"job_id": "j4", "created": 4.0, "status": "done", "result": {"n": 1}})
+            assert store.load_job("j4") == {
+                "job_id": "j4",
+                "created": 4.0,
+                "status": "done",
+                "result": {"n": 1},
+            }
+            store.save_job({"job_id": "j5", "created": 5.0, "status": "queued"}, keep=3)
+            kept = [i for i in range(6) if store.load_job(f"j{i}") is not None]
+            assert kept == [3, 4, 5]  # the most recently created
+    finally:
+        lite.close()
         db.close()
 
 

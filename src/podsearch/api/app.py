@@ -82,6 +82,13 @@ class SearchQuery(SearchRequest):
     model_config = ConfigDict(extra="ignore")
 
 
+class SearchBody(SearchRequest):
+    """``POST /api/search`` JSON body: strict types (``k: true`` or ``k: "3"`` is a 422, as
+    the schema says integer). Query strings are all text, so the GET model stays lax."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 _HTTP_ERROR_NAMES = {
     401: "Unauthorized",
     403: "Forbidden",
@@ -262,7 +269,7 @@ def create_app(
         tags=["search"],
         summary="Search episodes (JSON body)",
     )
-    def search_post(body: SearchRequest, request: Request) -> dict[str, Any]:
+    def search_post(body: SearchBody, request: Request) -> dict[str, Any]:
         """Search with a JSON body holding the same fields as the GET parameters."""
         return run_search(body, request)
 
@@ -312,11 +319,19 @@ def create_app(
         "/api/health",
         response_model=HealthOut,
         response_model_exclude_none=True,
+        responses={
+            503: {
+                "model": HealthOut,
+                "description": "`degraded` (the index answers, but something is wrong: see "
+                "`problems`) or `error` (the index cannot be read): take this replica out",
+            }
+        },
         tags=["meta"],
         summary="Health check",
     )
     def health() -> Any:
-        """`ok` with the index size and model, or 503 when the index cannot be read."""
+        """`ok` with the index size and model; 503 `degraded` with the problems (and the same
+        counts) when the index is damaged, 503 `error` when it cannot be read."""
         try:
             stats = engine.stats()
         except PodsearchError as exc:
@@ -324,7 +339,7 @@ def create_app(
                 {"status": "error", "error": type(exc).__name__, "detail": _public_message(exc)},
                 status_code=503,
             )
-        return {
+        body: dict[str, Any] = {
             "status": "ok",
             "episodes": stats.get("episodes"),
             "shows": stats.get("shows"),
@@ -332,6 +347,16 @@ def create_app(
             "model": stats.get("model"),
             "generation": stats.get("generation"),
         }
+        if not stats.get("problems"):
+            return body
+        # The details (paths, the command that repairs it) go to the log, not to the caller.
+        for problem in stats["problems"]:
+            log.error("health check: %s", problem)
+        problems = engine.problems(public=True) or [
+            "the index needs the operator's attention"  # gone between the two looks
+        ]
+        body.update(status="degraded", problems=problems)
+        return JSONResponse({k: v for k, v in body.items() if v is not None}, status_code=503)
 
     @app.get("/api/facets", response_model=FacetsOut, tags=["meta"], summary="Filter values")
     def facets() -> dict[str, Any]:

@@ -35,13 +35,18 @@ class HistoryItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     episode_id: str = Field(min_length=1, max_length=500)
-    weight: float = Field(1.0, ge=0, allow_inf_nan=False)
+    # strict: a JSON body's true is not a weight, nor "yes" a boolean (the schema says so).
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False, strict=True)
     timestamp: datetime | None = Field(None, description="When it was heard (ISO 8601).")
-    skipped: bool = Field(False, description="Heard a little and skipped: pushes away.")
+    skipped: bool = Field(
+        False, description="Heard a little and skipped: pushes away.", strict=True
+    )
 
 
 class RecommendRequest(_PageParams):
-    model_config = ConfigDict(extra="forbid")
+    # A JSON body only: strict types (k: true or k: "3" is a 422, as the schema says integer).
+    # Dates stay possible: the filters' validator turns ISO days into dates first.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     history: list[Annotated[str, Field(min_length=1, max_length=500)] | HistoryItemIn] = Field(
         min_length=1,

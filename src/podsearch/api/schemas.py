@@ -7,7 +7,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from podsearch.errors import QueryError
 from podsearch.models import Episode, Filters
@@ -73,13 +73,19 @@ class FilterParams(BaseModel):
 
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
-    def _iso_day_only(cls, v: Any) -> Any:
+    def _iso_day_only(cls, v: Any, info: ValidationInfo) -> Any:
         # The schema says "format: date"; pydantic alone would also take a number (seconds
         # since 1970) or a timestamp at midnight.
         if v is None or (isinstance(v, date) and not isinstance(v, datetime)):
             return v
         if isinstance(v, str) and _ISO_DAY.fullmatch(v):
-            return v
+            # A date, not the string: strict models (JSON bodies) take no strings for dates.
+            try:
+                return date.fromisoformat(v)
+            except ValueError:
+                raise ValueError(
+                    f"{info.field_name}: {v!r} is not a day of the calendar (YYYY-MM-DD)"
+                ) from None
         raise ValueError(f"give a date as YYYY-MM-DD, got {str(v)[:40]!r}")
 
     @field_validator("lang", "show", "category", mode="before")
@@ -235,7 +241,10 @@ class EpisodeOut(BaseModel):
 class HealthOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    status: Literal["ok", "error"]
+    status: Literal["ok", "degraded", "error"] = Field(
+        description="`ok` (200); `degraded` (503): the index answers but something is wrong "
+        "(see `problems`), take this replica out of rotation; `error` (503): it cannot be read."
+    )
     episodes: int | None = None
     shows: int | None = None
     indexed: int | None = None
@@ -244,6 +253,9 @@ class HealthOut(BaseModel):
         None, description="Index generation: rises with every committed write (any process)."
     )
     detail: str | None = None
+    problems: list[str] | None = Field(
+        None, description="What is wrong, in public words (the server log has the details)."
+    )
 
 
 class FacetValue(BaseModel):

@@ -10,12 +10,14 @@ accounting (``imported + updated + unchanged + skipped = read``) are those of
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
@@ -29,7 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000  # episodes per PUT /api/episodes
-KEEP_JOBS = 100  # finished jobs remembered for GET /api/jobs/{id}
+KEEP_JOBS = 100  # jobs remembered for GET /api/jobs/{id} (in memory and in the catalog)
+HEARTBEAT_S = 2.0  # a running job's record is refreshed this often
+STALE_S = 30.0  # another process's job whose record is older than this reads "interrupted"
 INTERRUPTED = "the server stopped before the job ended"
 
 
@@ -95,19 +99,112 @@ class JobInterrupted(Exception):
     """Raised inside a job (from its progress callback) when the server is stopping."""
 
 
+class JobRecords(Protocol):
+    """Where job records live for every server on the index (the catalog store)."""
+
+    def save_job(self, job: Mapping[str, Any], *, keep: int | None = None) -> None: ...
+
+    def load_job(self, job_id: str) -> dict[str, Any] | None: ...
+
+
+_HOST = socket.gethostname()
+_LIVE: set[str] = set()  # the Jobs instances of this process (several apps in one process)
+
+
+def _owner_alive(owner: Mapping[str, Any]) -> bool | None:
+    """Whether the process that owns a job still runs: True/False when it is on this host,
+    None when it cannot be told (another host: only its heartbeat can say)."""
+    if owner.get("host") != _HOST:
+        return None
+    pid = owner.get("pid")
+    if pid == os.getpid():
+        return owner.get("instance") in _LIVE
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, run by another user
+        return True
+    return True
+
+
 class Jobs:
     """Background jobs by id (the latest ``KEEP_JOBS``); one index build at a time.
+
+    With ``records`` (the catalog store), every record is also written there: its state at
+    each change and, while it runs, its progress and a heartbeat every ``HEARTBEAT_S``; so
+    ``GET /api/jobs/{id}`` answers on every server of the index and after a restart. A job
+    whose server died (its process is gone, or its heartbeat is older than ``STALE_S``)
+    reads ``interrupted``. Without ``records`` (or when writing them fails: a read-only
+    index) jobs live in this process's memory only.
 
     ``shutdown`` asks running jobs to stop (an index build stops at its next progress call,
     after the chunk it is committing), waits for them, and marks them ``interrupted``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, records: JobRecords | None = None) -> None:
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._records = records
+        self.instance = uuid.uuid4().hex
+        self._owner = {"host": _HOST, "pid": os.getpid(), "instance": self.instance}
+        self._beat: threading.Thread | None = None
+        _LIVE.add(self.instance)
 
+    # -- the shared records -------------------------------------------------------------
+    def _save(self, job: dict[str, Any], *, keep: int | None = None) -> None:
+        if self._records is None:
+            return
+        record = {**job, "owner": self._owner, "heartbeat": time.time()}
+        try:
+            self._records.save_job(record, keep=keep)
+        except Exception as exc:  # the job still runs and is visible here
+            log.warning("cannot record %s job %s: %s", job["kind"], job["job_id"], exc)
+
+    def _heartbeat(self) -> None:
+        """While jobs run: their progress and a heartbeat in the records."""
+        while not self._stopping.wait(HEARTBEAT_S):
+            with self._lock:
+                running = [dict(j) for j in self._jobs.values() if j["status"] == "running"]
+            if not running and not self._threads:
+                with self._lock:
+                    if not self._threads:
+                        self._beat = None
+                        return
+            for job in running:
+                self._save(job)
+
+    def _load(self, job_id: str) -> dict[str, Any] | None:
+        """Another server's job (or one from before a restart), its liveness decided."""
+        if self._records is None:
+            return None
+        try:
+            record = self._records.load_job(job_id)
+        except Exception as exc:
+            log.warning("cannot read job %s: %s", job_id, exc)
+            return None
+        if record is None:
+            return None
+        owner = record.pop("owner", None) or {}
+        beat = float(record.pop("heartbeat", 0) or 0)
+        if record.get("status") in ("queued", "running"):
+            alive = _owner_alive(owner)
+            # A live job of this process is known; any other one refreshes its record every
+            # HEARTBEAT_S, so a stale one is dead (also when its pid was reused meanwhile).
+            ours = alive is True and owner.get("pid") == os.getpid()
+            if alive is False or (not ours and time.time() - beat > STALE_S):
+                record.update(status="interrupted", error=INTERRUPTED, finished=beat)
+                try:  # so that every server says so from now on
+                    self._records.save_job({**record, "owner": owner, "heartbeat": beat})
+                except Exception as exc:
+                    log.warning("cannot record job %s as interrupted: %s", job_id, exc)
+        return record
+
+    # -- jobs ---------------------------------------------------------------------------
     def start(
         self,
         kind: str,
@@ -139,8 +236,17 @@ class Jobs:
                 target=self._run, args=(job, work, cleanup), daemon=True, name=f"job-{kind}"
             )
             self._threads[job["job_id"]] = thread
+            beat = None
+            if self._records is not None and self._beat is None:
+                beat = self._beat = threading.Thread(
+                    target=self._heartbeat, daemon=True, name="job-heartbeat"
+                )
+            snapshot = dict(job)
+        self._save(snapshot, keep=KEEP_JOBS)
+        if beat is not None:
+            beat.start()
         thread.start()
-        return dict(job)
+        return snapshot
 
     def _run(
         self,
@@ -149,6 +255,7 @@ class Jobs:
         cleanup: Callable[[], None] | None,
     ) -> None:
         job.update(status="running", started=time.time())
+        self._save(dict(job))
 
         def progress(done: int, total: int) -> None:
             job["progress"] = {"done": done, "total": total}
@@ -171,6 +278,7 @@ class Jobs:
             job.update(status="failed", error="the job failed; the server log has the cause")
         finally:
             job["finished"] = time.time()
+            self._save(dict(job))
             with self._lock:
                 self._threads.pop(job["job_id"], None)
             if cleanup:
@@ -199,14 +307,19 @@ class Jobs:
                     job.update(status="interrupted", error=INTERRUPTED)
                 if job["status"] == "interrupted":
                     stopped.append(job_id)
+            late = [dict(self._jobs[j]) for j, _ in running if j in self._jobs]
+        for job in late:
+            self._save(job)
+        _LIVE.discard(self.instance)
         return stopped
 
     def get(self, job_id: str) -> dict[str, Any]:
         with self._lock:
             job = self._jobs.get(job_id)
-        if job is None:
-            raise NotFoundError(f"no job with id {job_id!r} (jobs are kept until restart)")
-        return dict(job)
+        found = dict(job) if job is not None else self._load(job_id)
+        if found is None:
+            raise NotFoundError(f"no job with id {job_id!r} (the latest {KEEP_JOBS} are kept)")
+        return found
 
 
 def _public(exc: PodsearchError) -> str:
@@ -218,7 +331,7 @@ def _public(exc: PodsearchError) -> str:
 
 def register(app: FastAPI, engine: Podsearch, require_key: Callable[..., Any]) -> None:
     """Add the write routes to ``app``, each guarded by ``require_key``."""
-    jobs = Jobs()
+    jobs = Jobs(engine.store)
     app.state.jobs = jobs
     guarded = [Depends(require_key)]
     errors: dict[int | str, dict[str, Any]] = {

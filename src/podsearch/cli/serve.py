@@ -38,6 +38,7 @@ def _serve(s: Settings) -> None:
             workers=s.workers,
             log_level="warning",
             timeout_graceful_shutdown=s.shutdown_timeout,
+            timeout_keep_alive=s.keep_alive,
         )
         return
     app = _app(s)
@@ -48,6 +49,7 @@ def _serve(s: Settings) -> None:
         port=s.port,
         log_level="warning",
         timeout_graceful_shutdown=s.shutdown_timeout,
+        timeout_keep_alive=s.keep_alive,
     )
 
 

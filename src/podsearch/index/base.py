@@ -19,9 +19,9 @@ test_congruence.py checks it per backend):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -233,5 +233,15 @@ class CatalogStore(Protocol):
         ...
 
     def save_hub_probes(self, probes: np.ndarray) -> None: ...
+
+    def save_job(self, job: Mapping[str, Any], *, keep: int | None = None) -> None:
+        """Insert or replace a background job's record (JSON-safe, keyed by ``job_id``, with a
+        ``created`` time), where every process and server on this index reads it; ``keep``:
+        then drop all but the ``keep`` most recently created records."""
+        ...
+
+    def load_job(self, job_id: str) -> dict[str, Any] | None:
+        """The record ``save_job`` stored for ``job_id`` (None: none, or none kept)."""
+        ...
 
     def close(self) -> None: ...

@@ -1,10 +1,10 @@
 """The catalog store in PostgreSQL, beside the pgvector and full-text tables of one index.
 
 Tables (``NAME`` is the location's ``?index=NAME``, default ``podsearch``): ``NAME_meta``,
-``NAME_shows``, ``NAME_episodes``, ``NAME_tombstones``, ``NAME_hubness``, ``NAME_blobs`` and
-``NAME_schema_version``. Their columns mirror the SQLite store's (``podsearch.store``): the same
-row <-> Episode conversion, dates as ISO text, categories as a JSON list, so both stores give
-identical answers.
+``NAME_shows``, ``NAME_episodes``, ``NAME_tombstones``, ``NAME_hubness``, ``NAME_blobs``,
+``NAME_jobs`` (the HTTP API's background jobs) and ``NAME_schema_version``. Their columns
+mirror the SQLite store's (``podsearch.store``): the same row <-> Episode conversion, dates as
+ISO text, categories as a JSON list, so both stores give identical answers.
 
 Schema migrations are the project's own: ``MIGRATIONS[i]`` takes the schema from version
 ``i`` to ``i + 1``; opening a store applies the missing ones in one transaction under the
@@ -20,7 +20,8 @@ are composed into SQL.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,10 @@ MIGRATIONS: list[list[str]] = [
         'CREATE INDEX {t}_episodes_dirty ON {t}_episodes (episode_id COLLATE "C") '
         "WHERE indexed_hash IS DISTINCT FROM content_hash",
     ],
+    [  # 3: the HTTP API's background jobs, readable by every server on this index
+        "CREATE TABLE {t}_jobs (job_id text PRIMARY KEY, created double precision NOT NULL, "
+        "record text NOT NULL)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -99,7 +104,7 @@ class PgCatalogStore:
     def _q(self, text: str) -> Any:
         """``text`` with ``{meta}``, ``{episodes}``, ... replaced by this index's tables."""
         sql = self.db.sql
-        names = ("meta", "shows", "episodes", "tombstones", "hubness", "blobs")
+        names = ("meta", "shows", "episodes", "tombstones", "hubness", "blobs", "jobs")
         return sql.SQL(text).format(**{n: self.db.table(n) for n in names if f"{{{n}}}" in text})
 
     def _one(self, text: str, params: Sequence[Any] = ()) -> Any:
@@ -440,6 +445,29 @@ class PgCatalogStore:
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             [buf.getvalue()],
         )
+
+    # -- background jobs of the HTTP API ----------------------------------------------------
+    def save_job(self, job: Mapping[str, Any], *, keep: int | None = None) -> None:
+        with self.db.connection() as conn, conn.transaction():
+            conn.execute(
+                self._q(
+                    "INSERT INTO {jobs} (job_id, created, record) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (job_id) DO UPDATE SET record = EXCLUDED.record"
+                ),
+                [job["job_id"], float(job["created"]), json.dumps(job, ensure_ascii=False)],
+            )
+            if keep is not None:
+                conn.execute(
+                    self._q(
+                        "DELETE FROM {jobs} WHERE job_id NOT IN "
+                        "(SELECT job_id FROM {jobs} ORDER BY created DESC LIMIT %s)"
+                    ),
+                    [keep],
+                )
+
+    def load_job(self, job_id: str) -> dict[str, Any] | None:
+        record = self._one("SELECT record FROM {jobs} WHERE job_id = %s", [job_id])
+        return dict(json.loads(record)) if record else None
 
     def close(self) -> None:
         pass  # the location owns the pool
