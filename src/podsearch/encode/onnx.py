@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ from podsearch.errors import MissingDependencyError, ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,6 @@ class OnnxEncoder(BaseEncoder):
     ) -> None:
         require_onnxruntime()
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         cfg = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
         super().__init__(
@@ -97,10 +98,10 @@ class OnnxEncoder(BaseEncoder):
         model_file = str(cfg.get("model_file", MODEL_FILE))
         self.backend = BACKEND if model_file == MODEL_FILE else FP32_BACKEND
         self.model_dir = model_dir
-        # The tokenizers library directly: same ids as transformers, without importing torch.
-        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self._tokenizer.enable_truncation(self.max_seq_length)
-        self._tokenizer.enable_padding(pad_id=int(cfg["pad_id"]), pad_token=str(cfg["pad_token"]))
+        self._pad = (int(cfg["pad_id"]), str(cfg["pad_token"]))
+        self._tokenizer: Tokenizer | None = None  # loaded on first use: see _tokenize
+        self._quick: Any = None
+        self._token_lock = threading.Lock()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or available_cpus()
         opts.inter_op_num_threads = 1
@@ -129,10 +130,44 @@ class OnnxEncoder(BaseEncoder):
             out[idx] = self._run([items[i] for i in idx])
         return out
 
-    def _run(self, batch: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(batch)
+    def _tokenize(self, batch: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(input ids, attention mask). The tokenizers library directly: the same ids as
+        transformers, without importing torch. Until the full tokenizer is loaded (0.6 s of
+        CPU for XLM-R's), a process that asked for a quick start (``prefer_quick_start``)
+        tokenizes a few texts with a tokenizer of just the pieces they can use (the same ids,
+        see _quicktok.py)."""
+        with self._token_lock:
+            if self._tokenizer is None and _QUICK_START and len(batch) <= _QUICK_MAX_TEXTS:
+                if self._quick is None:
+                    from podsearch.encode import _quicktok
+
+                    folder = _quicktok.prepare(self.model_dir)
+                    self._quick = False
+                    if folder is not None:
+                        self._quick = _quicktok.QuickTokenizer(
+                            folder, self.max_seq_length, *self._pad
+                        )
+                if self._quick and self._quick.usable(batch):
+                    quick: Any = self._quick
+                    return quick.encode(batch)
+            tok = self._full_tokenizer()
+        encodings = tok.encode_batch(batch)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return ids, mask
+
+    def _full_tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            tok.enable_truncation(self.max_seq_length)
+            tok.enable_padding(pad_id=self._pad[0], pad_token=self._pad[1])
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def _run(self, batch: list[str]) -> np.ndarray:
+        ids, mask = self._tokenize(batch)
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
@@ -144,6 +179,18 @@ class OnnxEncoder(BaseEncoder):
 
     def __repr__(self) -> str:
         return f"OnnxEncoder(name={self._name!r}, dim={self._dim}, dir={str(self.model_dir)!r})"
+
+
+_QUICK_START = False
+_QUICK_MAX_TEXTS = 8
+
+
+def prefer_quick_start(on: bool = True) -> None:
+    """For a process that encodes a query or two and exits (a command-line search): encode
+    small batches without loading the full tokenizer (same ids; see ``_quicktok``). A server
+    leaves it off: each query would pay a few milliseconds to build its small tokenizer."""
+    global _QUICK_START
+    _QUICK_START = on
 
 
 OPTIMIZED_PREFIX = "optimized-"
