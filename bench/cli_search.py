@@ -53,6 +53,11 @@ mark("import numpy+typer")
 import podsearch.cli
 from podsearch.cli.settings import open_index
 mark("import podsearch.cli")
+try:  # what the search command does for one query (this commit's code only)
+    from podsearch.encode.onnx import prefer_quick_start
+    prefer_quick_start()
+except ImportError:
+    pass
 ps = open_index(Path(sys.argv[1]), backend=sys.argv[2])
 ps.keyword_index()
 mark("open catalog+keyword index")
@@ -96,6 +101,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--breakdown-runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path("bench/results/cli_search"))
+    ap.add_argument("--note", default="", help="a line for the report (e.g. how it was run)")
     args = ap.parse_args()
     if args.baseline is None:
         args.baseline = subprocess.run(
@@ -164,6 +170,7 @@ def main() -> None:
         "same_hits_and_scores": same,
         "breakdown_ms": breakdown,
         "heavy_modules_imported": heavy,
+        "note": args.note,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=1))
@@ -174,7 +181,7 @@ def main() -> None:
         f"Date: {res['date']}; commit {res['commit']} vs baseline {res['baseline']}; "
         f"{res['machine']}; load average at the end {load[0]:.2f} / {load[1]:.2f} / "
         f"{load[2]:.2f}. Median of {args.runs} fresh processes per row, alternating; page "
-        "cache warm.",
+        "cache warm." + (f" {args.note}" if args.note else ""),
         "",
         "| --backend | today s | this commit s | speed-up | same hits | runs (this commit) |",
         "|---|---:|---:|---:|---|---|",
@@ -200,6 +207,15 @@ def main() -> None:
         md.append(
             f"| {stage} | {b[stage]} / {b[stage + ' (cpu)']} | {a[stage]} / {a[stage + ' (cpu)']} |"
         )
+    tot = {
+        c: (sum(v for k, v in d.items() if not k.endswith("(cpu)")),
+            sum(v for k, v in d.items() if k.endswith("(cpu)")))
+        for c, d in breakdown.items()
+    }  # fmt: skip
+    md.append(
+        f"| total in-process | {tot['before'][0]} / {tot['before'][1]} | "
+        f"{tot['after'][0]} / {tot['after'][1]} |"
+    )
     md += ["", f"Heavy libraries imported by a search: {heavy}"]
     args.out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

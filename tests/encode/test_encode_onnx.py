@@ -159,3 +159,4 @@ def test_a_damaged_optimised_graph_is_rebuilt(tmp_path: Path, isolated_cache: Pa
     (saved / "model.onnx").write_bytes(b"not a model")
     again = load_encoder(str(src), backend="onnx", max_seq_length=32)
     np.testing.assert_array_equal(again.encode_queries(["black hole"]), want)
+    assert (saved / "model.onnx").read_bytes() != b"not a model"  # saved anew

@@ -225,7 +225,8 @@ def open_session(model_path: Path, opts: Any, *, reuse_optimized: bool = True) -
         try:
             return ort.InferenceSession(str(saved), opts, providers=providers)
         except Exception as e:  # unreadable or foreign: optimise from the source again
-            log.warning("ignoring the optimised model %s: %s", saved, e)
+            log.warning("replacing the unreadable optimised model %s: %s", saved, e)
+            shutil.rmtree(target, ignore_errors=True)
     opts.graph_optimization_level = level.ORT_ENABLE_EXTENDED
     tmp: Path | None = None
     if reuse_optimized:
@@ -251,6 +252,9 @@ def open_session(model_path: Path, opts: Any, *, reuse_optimized: bool = True) -
                 f.chmod(0o644)
             with contextlib.suppress(OSError):  # another process may have saved it first
                 os.replace(tmp, target)
+            for old in model_path.parent.glob(f"{OPTIMIZED_PREFIX}{model_path.stem}-ort*"):
+                if old != target:  # saved by another ONNX Runtime version
+                    shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
