@@ -117,11 +117,24 @@ def main() -> None:
         e = dict(env, PYTHONPATH=str(srcs[code]))
         return subprocess.run(argv, check=True, capture_output=True, text=True, env=e)
 
+    usage: dict[str, list[tuple[float, float]]] = {}  # (CPU s, peak RSS MiB) per process
+
     def search(code: str, backend: str, query: str) -> float:
         cmd = [sys.executable, "-m", "podsearch.cli", "search", query, "--index", str(args.index)]
+        e = dict(env, PYTHONPATH=str(srcs[code]))
         t = time.perf_counter()
-        run(code, [*cmd, "--backend", backend, "--json"])
-        return time.perf_counter() - t
+        p = subprocess.Popen(
+            [*cmd, "--backend", backend, "--json"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e,
+        )  # fmt: skip
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode:
+            raise SystemExit(f"{code}/{backend}: exit {p.returncode}")
+        cpu = ru.ru_utime + ru.ru_stime
+        usage.setdefault(f"{code}/{backend}", []).append((cpu, ru.ru_maxrss / 1024))
+        return wall
 
     hits: dict[str, dict[str, object]] = {}
     for code in srcs:  # untimed: page cache, and the new code's caches
@@ -169,6 +182,12 @@ def main() -> None:
         "speedup": {b: round(med[f"before/{b}"] / med[f"after/{b}"], 2) for b in backends},
         "same_hits_and_scores": same,
         "breakdown_ms": breakdown,
+        "median_process_cpu_s": {
+            k: round(statistics.median(c for c, _ in v), 2) for k, v in usage.items()
+        },
+        "median_peak_rss_mib": {
+            k: round(statistics.median(m for _, m in v)) for k, v in usage.items()
+        },
         "heavy_modules_imported": heavy,
         "note": args.note,
     }
@@ -183,14 +202,17 @@ def main() -> None:
         f"{load[2]:.2f}. Median of {args.runs} fresh processes per row, alternating; page "
         "cache warm." + (f" {args.note}" if args.note else ""),
         "",
-        "| --backend | today s | this commit s | speed-up | same hits | runs (this commit) |",
-        "|---|---:|---:|---:|---|---|",
+        "| --backend | wall s: today / this commit | speed-up | process CPU s | peak RSS MiB "
+        "| same hits | runs (this commit) |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
+    cpu_s, rss = res["median_process_cpu_s"], res["median_peak_rss_mib"]
     for b in backends:
         runs = ", ".join(f"{x:.2f}" for x in times[f"after/{b}"])
+        bk, ak = f"before/{b}", f"after/{b}"
         md.append(
-            f"| {b} | {med[f'before/{b}']} | {med[f'after/{b}']} | {res['speedup'][b]}x | "
-            f"{'yes' if same[b] else 'NO'} | {runs} |"
+            f"| {b} | {med[bk]} / **{med[ak]}** | {res['speedup'][b]}x | {cpu_s[bk]} / {cpu_s[ak]} "
+            f"| {rss[bk]} / {rss[ak]} | {'yes' if same[b] else 'NO'} | {runs} |"
         )
     md += [
         "",
