@@ -102,6 +102,8 @@ def prepare(model_dir: Path) -> Path | None:
             return target
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    if not os.access(model_dir, os.W_OK):  # a read-only cache: the full tokenizer, as before
+        return None
     js = json.loads(source.read_text(encoding="utf-8"))
     model = js.get("model") or {}
     if model.get("type") != "Unigram" or model.get("byte_fallback"):
