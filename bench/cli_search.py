@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,7 @@ def main() -> None:
             for stage, (wall, cpu) in out.items():
                 stages.setdefault(code, {}).setdefault(stage, []).append(wall)
                 stages[code].setdefault(stage + " (cpu)", []).append(cpu)
+    shutil.rmtree(tmp, ignore_errors=True)
     load = os.getloadavg()
     med = {k: round(statistics.median(v), 2) for k, v in times.items()}
     breakdown = {
