@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -224,3 +225,38 @@ def test_ids() -> None:
     assert stable_id("a", "b") == stable_id("a", "b")
     assert stable_id("a", "b") != stable_id("ab", "")
     assert slugify("Sommar & Vinter i P1") == "sommar-vinter-i-p1"
+
+
+def test_cached_language_identifier_answers_as_py3langid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unpacked model in the cache (fast start) classifies exactly as the LZMA one."""
+    import copy
+
+    from podsearch.catalog import clean
+
+    monkeypatch.setenv("PODSEARCH_CACHE", str(tmp_path))
+    fast = clean._load_identifier(cached=True)
+    entry = tmp_path / "models" / "py3langid"
+    assert (entry / "nextmove.npy").is_file() and (entry / "podsearch-build.json").is_file()
+    fast = clean._load_identifier(cached=True)  # now read from the cache entry
+    slow = clean._load_identifier(cached=False)
+    texts = [
+        "the history of the roman republic",
+        "en sångerska som växte upp på landet",
+        "entrevista con un músico de jazz",
+        "Schwarze Löcher: wie Astronomen sie fotografieren",
+        "日本語のポッドキャストです",
+        "Как сохранить здоровье зимой",
+        "",
+        "1234 !!",
+        "QUERY IN CAPITALS ABOUT COOKING",
+    ]
+    for text in texts:
+        assert fast.classify(text) == slow.classify(text), text
+        assert fast.rank(text)[:5] == slow.rank(text)[:5], text
+    few_fast, few_slow = copy.copy(fast), copy.copy(slow)  # as the query classifier does
+    few_fast.set_languages(["en", "sv", "es"])
+    few_slow.set_languages(["en", "sv", "es"])
+    for text in texts:
+        assert few_fast.classify(text) == few_slow.classify(text), text

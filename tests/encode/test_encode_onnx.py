@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,7 +118,7 @@ def test_token_budget_batches_give_each_text_its_own_vector(
     items = [enc.passage_prefix + d for d in docs]
     plan = enc._plan(items, 16)
     assert sorted(np.concatenate(plan).tolist()) == list(range(60))
-    lengths = [len(enc._tokenizer.encode(t).ids) for t in items]
+    lengths = [len(enc._full_tokenizer().encode(t).ids) for t in items]
     for idx in plan:
         longest = max(lengths[i] for i in idx)
         assert len(idx) == 1 or len(idx) * longest <= 64
@@ -125,3 +126,62 @@ def test_token_budget_batches_give_each_text_its_own_vector(
     assert lengths[plan[0][0]] == max(lengths) and len(plan[0]) < len(plan[-1])
     alone = np.concatenate([enc.encode_documents([d]) for d in docs])
     np.testing.assert_allclose(enc.encode_documents(docs, batch_size=16), alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_optimised_graph_is_saved_once_and_gives_identical_outputs(
+    tmp_path: Path, isolated_cache: Path, backend: str
+) -> None:
+    """The first session saves its optimised graph; later ones load it (fast start) and give
+    bit-identical outputs to a session optimised from the source model as before."""
+    import onnxruntime as ort
+
+    from podsearch.encode.onnx import open_session, optimized_dir
+
+    src = make_tiny_model(tmp_path / "tiny-bert")
+    enc = load_encoder(str(src), backend=backend, max_seq_length=32)
+    assert isinstance(enc, OnnxEncoder)
+    model = enc.model_dir / (FP32_MODEL_FILE if backend == "onnx" else MODEL_FILE)
+    saved = optimized_dir(model)
+    assert sorted(p.name for p in saved.iterdir()) == ["model.onnx", "weights.bin"]
+    assert not [p for p in enc.model_dir.iterdir() if p.name.startswith(".")]  # no temp left
+    mtime = (saved / "weights.bin").stat().st_mtime_ns
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 29, size=(3, 9)).astype(np.int64)
+    mask = np.ones_like(ids)
+    mask[2, 6:] = 0
+    feed = {"input_ids": ids, "attention_mask": mask}
+
+    def outputs(reuse: bool, level: Any = None) -> np.ndarray:
+        opts = ort.SessionOptions()
+        session = open_session(model, opts, reuse_optimized=reuse)
+        if level is not None:  # the path before the saved graph: optimised in memory
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = level
+            session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        return session.run(None, {k: feed[k] for k in names})[0]
+
+    before = outputs(False, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    fast = outputs(True)
+    np.testing.assert_array_equal(fast, before)
+    np.testing.assert_array_equal(outputs(False), before)
+    assert (saved / "weights.bin").stat().st_mtime_ns == mtime  # loaded, not written again
+
+    docs = ["how to stay healthy over christmas", "sourdough bread baker", "black hole"]
+    again = load_encoder(str(src), backend=backend, max_seq_length=32)
+    np.testing.assert_array_equal(again.encode_documents(docs), enc.encode_documents(docs))
+
+
+def test_a_damaged_optimised_graph_is_rebuilt(tmp_path: Path, isolated_cache: Path) -> None:
+    from podsearch.encode.onnx import optimized_dir
+
+    src = make_tiny_model(tmp_path / "tiny-bert")
+    enc = load_encoder(str(src), backend="onnx", max_seq_length=32)
+    want = enc.encode_queries(["black hole"])
+    saved = optimized_dir(enc.model_dir / FP32_MODEL_FILE)
+    (saved / "model.onnx").write_bytes(b"not a model")
+    again = load_encoder(str(src), backend="onnx", max_seq_length=32)
+    np.testing.assert_array_equal(again.encode_queries(["black hole"]), want)
+    assert (saved / "model.onnx").read_bytes() != b"not a model"  # saved anew

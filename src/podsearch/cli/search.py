@@ -171,6 +171,10 @@ def register(app: typer.Typer) -> None:
         check_page(k, offset, mode)  # before opening: a bad option never touches the index
         filters = make_filters(lang, show, category, date_from, date_to)
         kw = {"k": k, "offset": offset, "mode": mode, "filters": filters}
+        if queries is None:  # one query: skip loading the whole tokenizer (same ids)
+            from podsearch.encode.onnx import prefer_quick_start
+
+            prefer_quick_start()
         with open_index(index, model=model, backend=backend) as ps:
             if queries is not None:
                 _batch(ps, queries, **kw)
