@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import SHOWS, write_catalog
 from podsearch.api import create_app
 from podsearch.models import Filters
+from tests.conftest import SHOWS, write_catalog
 
 MODES = ("hybrid", "dense", "keyword")
 DIMENSIONS = {"languages": "languages", "categories": "categories", "shows": "show_ids"}
