@@ -69,8 +69,13 @@ def main() -> None:
         state = ("finished" if finished
                  else f"**PARTIAL: {n} of {gen.get('sampled')} episodes so far**")  # fmt: skip
         eps = n / gen["generate_seconds"] if gen.get("generate_seconds") else 0
+        loads = [float(line.rsplit("load ", 1)[1]) for line in
+                 (args.work / "generate.log").read_text("utf-8").splitlines()
+                 if " episodes, " in line and "load " in line]  # fmt: skip
+        band = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"
         md += [f"- {state}; {n} episodes in {gen.get('generate_seconds', 0):.0f} s of wall time "
-               f"= {eps:.2f} episodes/s at load average 5-19 from other sessions",
+               f"= {eps:.2f} episodes/s, 1-minute load average {band} during the run "
+               "(other sessions' work; this job ran at the lowest priority)",
                f"- {gen.get('raw')} raw queries -> {gen.get('cleaned')} after cleaning "
                f"({gen.get('cleaned', 0) / max(gen.get('raw', 1), 1):.0%}; dropped: "
                f"{gen.get('dropped')}); no round-trip filter at this stage", ""]  # fmt: skip
@@ -131,7 +136,7 @@ def main() -> None:
         for a, r in alphas["alphas"].items():
             pt = r.get("paired") or {}
             md.append(f"| {a} | {r['tuned_mrr@30']:.3f} | {r['curated_tune_mrr@30']:.3f} | "
-                      f"{pt.get('diff', 0):+.3f} | {pt.get('p')} |")  # fmt: skip
+                      f"{pt.get('diff', 0):+.3f} | {pt.get('p', 1):.3f} |")  # fmt: skip
         md.append("")
     if rep:
         from podsearch.evaluate.compare import significance_lines
