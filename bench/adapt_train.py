@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--negative-margin", type=float, default=0.05)
     ap.add_argument("--alphas", default="0.25,0.5,0.75")
     ap.add_argument("--pool", type=int, default=2000, help="held-out check: other episodes")
+    ap.add_argument("--alphas-only", action="store_true", help="only the WiSE-FT curve of OUT")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -74,6 +75,17 @@ def main() -> None:
     from podsearch.train.pipeline import check_queries, train_model
 
     t0 = time.time()
+    settings = TrainSettings(
+        batch_size=args.batch_size, max_seq_length=args.max_seq_length, learning_rate=args.lr,
+        epochs=args.epochs, seed=args.seed, freeze_embeddings=not args.train_embeddings,
+        hard_negatives=args.hard_negatives, negative_margin=args.negative_margin,
+    )  # fmt: skip
+    alphas = [float(a) for a in args.alphas.split(",") if a]
+    if args.alphas_only:
+        ps = Podsearch(args.index, create=False)
+        curve = wise_curve(ps, args.out, settings, alphas, args.seed, args.pool)
+        (Path(args.out) / "alphas.json").write_text(json.dumps(curve, indent=2), "utf-8")
+        return
     generated = finished_pairs(Path(args.pairs), args.partial)
     gen_eps = {p.episode_id for p in generated}
     ps = Podsearch(args.index, create=False)
@@ -87,11 +99,6 @@ def main() -> None:
     pairs = generated + titles
     print(f"{len(generated)} generated pairs for {len(gen_eps)} episodes, {len(titles)} title "
           f"pairs", flush=True)  # fmt: skip
-    settings = TrainSettings(
-        batch_size=args.batch_size, max_seq_length=args.max_seq_length, learning_rate=args.lr,
-        epochs=args.epochs, seed=args.seed, freeze_embeddings=not args.train_embeddings,
-        hard_negatives=args.hard_negatives, negative_margin=args.negative_margin,
-    )  # fmt: skip
     curated = [("curated queries (curated)", CURATED, None, PREFIXES)]
 
     def progress(step: int, total: int, loss: float) -> None:
@@ -111,7 +118,6 @@ def main() -> None:
     card_path.write_text(json.dumps(card, indent=2), "utf-8")
     print(json.dumps({k: v for k, v in card.items() if k not in ("losses", "heldout_check")}))
     print(json.dumps({k: v for k, v in card["heldout_check"].items() if k != "per_query"}))
-    alphas = [float(a) for a in args.alphas.split(",") if a]
     if alphas:
         curve = wise_curve(ps, args.out, settings, alphas, args.seed, args.pool)
         (Path(args.out) / "alphas.json").write_text(json.dumps(curve, indent=2), "utf-8")
@@ -120,7 +126,8 @@ def main() -> None:
 def wise_curve(
     ps: Any, model_dir: str, settings: Any, alphas: list[float], seed: int, pool_size: int
 ) -> dict[str, Any]:
-    """The held-out check (same queries and pool as the card's) for WiSE-FT mixes."""
+    """The held-out check of the card (same queries, same pool) for WiSE-FT mixes: alpha 0 and
+    1 are the card's own base and tuned results, the others are encoded here."""
     from sentence_transformers import SentenceTransformer
 
     from podsearch.encode.st import SentenceTransformerEncoder
@@ -129,35 +136,39 @@ def wise_curve(
     from podsearch.train.finetune import interpolate_weights, load_base
     from podsearch.train.pipeline import check_queries
 
+    card = json.loads((Path(model_dir) / "podsearch-card.json").read_text("utf-8"))
+    stored = card["heldout_check"]["per_query"]
     episodes = {e.episode_id: e for e in ps.store.iter_episodes()}
     ev = rp(Path(model_dir) / "splits" / "eval.jsonl")
     check = [p for p in ev if p.generator != "title"] or list(ev)
     qs = [(f"eval-{i}", p.query, p.episode_id) for i, p in enumerate(check)]
     qs += check_queries([("curated queries (curated)", CURATED, None, PREFIXES)])
+    if {q[0] for q in qs} != set(stored["base"]):
+        raise SystemExit("the card's held-out queries differ from these: same --split/--seed?")
     pool = heldout_pool([q[2] for q in qs], list(episodes), pool_size, seed)
-    base, qp, pp = load_base(settings)
+    base_rr = stored["base"]
+    base, qp, _pp = load_base(settings)
     base_state = {k: v.detach().clone() for k, v in base.state_dict().items()}
-    base_rr = reciprocal_ranks(
-        SentenceTransformerEncoder(base, "base", query_prefix=qp, passage_prefix=pp),
-        qs, episodes, pool,
-    )  # fmt: skip
+    del base
     tuned = SentenceTransformer(model_dir, device="cpu")
     tuned.max_seq_length = settings.max_seq_length
     tuned_state = {k: v.detach().clone() for k, v in tuned.state_dict().items()}
-    out: dict[str, Any] = {"queries": len(qs), "pool": len(pool), "alphas": {}}
-    for a in [*alphas, 1.0]:
-        tuned.load_state_dict(interpolate_weights(base_state, tuned_state, a))
-        enc = SentenceTransformerEncoder(tuned, "mix", query_prefix=qp, passage_prefix=pp)
-        rr = reciprocal_ranks(enc, qs, episodes, pool)
-        v = decide(base_rr, rr)
-        out["alphas"][str(a)] = {k: v[k] for k in ("base_mrr@30", "tuned_mrr@30", "paired")}
-        cur = [q[0] for q in qs if not q[0].startswith("eval-")]
-        out["alphas"][str(a)]["curated_tune_mrr@30"] = round(
-            sum(rr[q] for q in cur) / max(len(cur), 1), 4
-        )
-        print(f"alpha {a}: {out['alphas'][str(a)]}", flush=True)
     cur = [q[0] for q in qs if not q[0].startswith("eval-")]
-    out["base_curated_tune_mrr@30"] = round(sum(base_rr[q] for q in cur) / max(len(cur), 1), 4)
+    out: dict[str, Any] = {"queries": len(qs), "pool": len(pool), "alphas": {},
+                           "base_curated_tune_mrr@30": round(
+                               sum(base_rr[q] for q in cur) / max(len(cur), 1), 4)}  # fmt: skip
+    for a in sorted({*alphas, 1.0}):
+        if a == 1.0:
+            rr = stored["tuned"]
+        else:
+            tuned.load_state_dict(interpolate_weights(base_state, tuned_state, a))
+            enc = SentenceTransformerEncoder(tuned, "mix", query_prefix=qp, passage_prefix=_pp)
+            rr = reciprocal_ranks(enc, qs, episodes, pool)
+        v = decide(base_rr, rr)
+        row = {k: v[k] for k in ("base_mrr@30", "tuned_mrr@30", "paired")}
+        row["curated_tune_mrr@30"] = round(sum(rr[q] for q in cur) / max(len(cur), 1), 4)
+        out["alphas"][str(a)] = row
+        print(f"alpha {a}: {row}", flush=True)
     return out
 
 
