@@ -110,7 +110,8 @@ def main() -> None:
                 f"generated + {hc['curated_queries']} curated `tune` half) against a pool of "
                 f"{hc['pool']} episodes: MRR@30 base **{hc['base_mrr@30']:.3f}**, fine-tuned "
                 f"**{hc['tuned_mrr@30']:.3f}** (difference {pt.get('diff', 0):+.3f}, 95% "
-                f"interval {pt.get('ci95')}, p {pt.get('p')}) -> kept: **{hc['kept']}**",
+                f"interval [{pt['ci95'][0]:+.3f}, {pt['ci95'][1]:+.3f}], paired randomisation "
+                f"p {pt['p']:.3f}) -> kept: **{hc['kept']}**",
                 "",
             ]
         md += ["## In-batch reranking MRR@5 (walkthrough: 0.68 -> 0.89)", "",
