@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def main() -> None:
         log=lambda m: print(m, flush=True),
     )  # fmt: skip
     times["evaluation seconds"] = round(time.time() - t, 1)
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    times["cpu seconds (whole stage)"] = round(ru.ru_utime + ru.ru_stime, 1)
     times["load average at the end"] = Path("/proc/loadavg").read_text().split()[:3]  # type: ignore[assignment]
     Path(args.out, "times.json").write_text(json.dumps(times, indent=2), "utf-8")
     print(json.dumps(times), flush=True)

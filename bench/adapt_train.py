@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,11 @@ def main() -> None:
         heldout=check_queries(curated), pool_size=args.pool,
     )  # fmt: skip
     card_path = Path(args.out) / "podsearch-card.json"
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     card["bench"] = {"generated_pairs": len(generated), "generated_episodes": len(gen_eps),
                      "title_pairs": len(titles), "partial": args.partial,
-                     "wall_seconds": round(time.time() - t0, 1)}  # fmt: skip
+                     "wall_seconds": round(time.time() - t0, 1),
+                     "cpu_seconds": round(ru.ru_utime + ru.ru_stime, 1)}  # fmt: skip
     card_path.write_text(json.dumps(card, indent=2), "utf-8")
     print(json.dumps({k: v for k, v in card.items() if k not in ("losses", "heldout_check")}))
     print(json.dumps({k: v for k, v in card["heldout_check"].items() if k != "per_query"}))
