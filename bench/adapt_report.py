@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=Path("var/adapt/model"))
     ap.add_argument("--report", type=Path, default=Path("var/adapt/report"))
     ap.add_argument("--out", type=Path, default=Path("bench/results/adapt_bench"))
-    ap.add_argument("--plots", type=Path, default=Path("bench/results/adapt"))
+    ap.add_argument("--plots", type=Path, default=Path("bench/results/adapt-19k"))
     args = ap.parse_args()
     sample = load(args.work / "generated.sample.json")
     meta = load(args.work / "generated.jsonl.meta.json") or {}
@@ -57,6 +57,16 @@ def main() -> None:
           "other work on a shared 2-core CPU, so wall times are what was left over, not what "
           "the work needs): `bench/adapt_generate.py`, `bench/adapt_train.py`, "
           "`bench/adapt_eval.py`, then this summary (`bench/adapt_report.py`).", ""]  # fmt: skip
+    bench = (card or {}).get("bench", {})
+    if bench.get("partial"):
+        md += [
+            f"**PARTIAL RUN.** The model below was trained on the queries of the "
+            f"{bench['generated_episodes']} episodes generated when training started "
+            f"({bench['generated_pairs']} cleaned queries; 5,000 episodes were planned) and "
+            f"took {card['steps']} steps; the generation job was still running. Its synthetic "
+            "test set is small; read every difference with its interval and p-value.",
+            "",
+        ]
     if sample:
         md += ["## Query generation (packaged SmolLM2-135M through CTranslate2 int8, 3 each)", "",
                f"- eligible: {sample['eligible']} of {sample['episodes_in_catalog']} episodes "
@@ -126,6 +136,10 @@ def main() -> None:
                 if r:
                     md.append(f"| {who} ({label}) | {r['mrr@5_batch64']:.3f} | "
                               f"{r['mrr@5_all']:.3f} | {r['queries']} |")  # fmt: skip
+        n_test = (card.get("inbatch_test_generated_before") or {}).get("queries", 0)
+        if n_test < 500:
+            md.append(f"\nOnly {n_test} test episodes have a generated query (one query per "
+                      "episode): fewer than the 500 the issue asks for.")  # fmt: skip
         md.append("")
     if alphas:
         md += ["## WiSE-FT alpha (same held-out check; alpha 1 = the fine-tuned model)", "",
@@ -153,9 +167,13 @@ def main() -> None:
             md += ["", *significance_lines(rep.get("significance", {}).get(set_name, {}))]
         md += [f"- {k}: {v}" for k, v in (times or {}).items()] + [""]
         args.plots.mkdir(parents=True, exist_ok=True)
-        for png in args.report.glob("*.png"):
-            shutil.copy(png, args.plots / png.name)
-            md.append(f"![{png.stem}](adapt/{png.name})")
+        for f in [*args.report.glob("report.*"), *args.report.glob("*.png")]:
+            shutil.copy(f, args.plots / f.name)
+        name = args.plots.name
+        md.append(f"Full report with plots: [{name}/report.md]({name}/report.md) / "
+                  f"`{name}/report.html`.")  # fmt: skip
+        md += [f"![{png.stem}]({args.plots.name}/{png.name})"
+               for png in sorted(args.report.glob("*.png"))]  # fmt: skip
     else:
         md += ["## Full retrieval over all 18,791 episodes", "",
                "**Not measured yet**: stage 3 (`bench/adapt_eval.py`) has not run on this model.",
