@@ -18,6 +18,11 @@ from pathlib import Path
 from typing import Any
 
 
+def _secs(hms: str) -> int:
+    h, m, sec = (int(x) for x in hms.split(":"))
+    return 3600 * h + 60 * m + sec
+
+
 def load(path: Path) -> Any:
     return json.loads(path.read_text("utf-8")) if path.exists() else None
 
@@ -78,13 +83,21 @@ def main() -> None:
         n = gen.get("episodes_generated", 0)
         state = ("finished" if finished
                  else f"**PARTIAL: {n} of {gen.get('sampled')} episodes so far**")  # fmt: skip
-        eps = n / gen["generate_seconds"] if gen.get("generate_seconds") else 0
+        # Pauses (SIGSTOP/SIGCONT by hand, one "HH:MM:SS HH:MM:SS" line each in pauses.txt)
+        # are not generation time.
+        pauses = args.work / "pauses.txt"
+        spans = [ln.split() for ln in (pauses.read_text("utf-8").splitlines()
+                 if pauses.exists() else []) if ln and not ln.startswith("#")]  # fmt: skip
+        paused = sum((_secs(b) - _secs(a)) % 86400 for a, b in spans)
+        wall = max(gen.get("generate_seconds", 0) - paused, 0)
+        eps = n / wall if wall else 0
         loads = [float(line.rsplit("load ", 1)[1]) for line in
                  (args.work / "generate.log").read_text("utf-8").splitlines()
                  if " episodes, " in line and "load " in line]  # fmt: skip
         band = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"
-        md += [f"- {state}; {n} episodes in {gen.get('generate_seconds', 0):.0f} s of wall time "
-               f"= {eps:.2f} episodes/s, 1-minute load average {band} during the run "
+        md += [f"- {state}; {n} episodes in {wall:.0f} s of wall time"
+               + (f" ({paused:.0f} s of pauses left out)" if paused else "")
+               + f" = {eps:.2f} episodes/s, 1-minute load average {band} during the run "
                "(other sessions' work; this job ran at the lowest priority)",
                f"- {gen.get('raw')} raw queries -> {gen.get('cleaned')} after cleaning "
                f"({gen.get('cleaned', 0) / max(gen.get('raw', 1), 1):.0%}; dropped: "
