@@ -72,7 +72,7 @@ def test_adapt_end_to_end_titles_only(tmp_path: Path, tiny_catalog: Path, capsys
     args = [
         "adapt", "--catalog", str(tiny_catalog), "--out", str(out), "--base", "minilm",
         "--generator", "none", "--batch-size", "4", "--split", "0.5,0.25,0.25",
-        "--filter-k", "8", "--queries", f"{queries}:tiny", "--quiet",
+        "--filter-k", "8", "--queries", f"{queries}:tiny", "--quiet", "--keep-tuned",
     ]  # fmt: skip
     code, stdout, err = run(capsys, *args)
     assert code == 0, err
@@ -105,3 +105,48 @@ def test_eval_recommend_wiring(index: Path, tmp_path: Path, capsys) -> None:  # 
     )
     assert code != 0 and "at least 20" in err and "Traceback" not in err
     assert not (tmp_path / "r" / "recommend.md").exists()
+
+
+@pytest.mark.train
+@pytest.mark.integration
+def test_adapt_keeps_the_base_when_the_tuned_model_loses(  # type: ignore[no-untyped-def]
+    tmp_path: Path, tiny_catalog: Path, capsys, monkeypatch
+) -> None:
+    """Training that wrecks the model (weights replaced by noise after fine-tuning): the
+    held-out check sees the tuned model lose, adapt says it kept the base, builds no tuned
+    index, and the card records why."""
+    import torch
+
+    import podsearch.train.pipeline as pipeline
+
+    real = pipeline.finetune
+
+    def wrecking_finetune(*a, **kw):  # type: ignore[no-untyped-def]
+        rep = real(*a, **kw)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            for p in kw["model"].parameters():
+                p.copy_(torch.randn_like(p))
+        return rep
+
+    monkeypatch.setattr(pipeline, "finetune", wrecking_finetune)
+    out = tmp_path / "work"
+    queries = tmp_path / "curated.jsonl"
+    queries.write_text(
+        '{"qid": "c1", "query": "wild yeast bread", "episode_id": "e4", "corpus": "tiny"}\n'
+        '{"qid": "c2", "query": "photos of black holes", "episode_id": "e8", "corpus": "tiny"}\n'
+    )
+    args = [
+        "adapt", "--catalog", str(tiny_catalog), "--out", str(out), "--base", "minilm",
+        "--generator", "none", "--batch-size", "4", "--split", "0.5,0.25,0.25",
+        "--filter-k", "8", "--queries", f"{queries}:tiny", "--quiet",
+    ]  # fmt: skip
+    code, stdout, err = run(capsys, *args)
+    assert code == 0, err
+    card = json.loads((out / "model" / "podsearch-card.json").read_text())
+    check = card["heldout_check"]
+    assert check["curated_queries"] == 2 and check["queries"] >= 2
+    assert check["tuned_mrr@30"] < check["base_mrr@30"], check
+    assert card["kept"] == "base" and not check["forced"]
+    assert "kept the base model minilm" in " ".join(stdout.split())
+    assert not (out / "index-tuned").exists() and not (out / "report").exists()

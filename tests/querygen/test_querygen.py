@@ -88,9 +88,11 @@ def test_generate_pairs_writes_generated_title_and_human_pairs(tmp_path: Path) -
     assert rep.sampled == 4 and rep.no_text == 1 and rep.episodes_generated == 4
     assert len({p.episode_id for p in gen}) == 4 and len(gen) == 8
     titles = [p for p in pairs if p.generator == "title"]
-    assert len(titles) == 7 and all(p.strip_title for p in titles)
+    # No title pair for the episode whose description is too short to learn from.
+    assert len(titles) == 6 and all(p.strip_title for p in titles)
+    assert "e06" not in {p.episode_id for p in titles}
     assert [p.query for p in pairs if p.generator == "human"] == ["my own words"]
-    assert rep.pairs == len(pairs) == 8 + 7 + 1
+    assert rep.pairs == len(pairs) == 8 + 6 + 1
     meta = json.loads(out.with_name("pairs.jsonl.meta.json").read_text())
     assert meta["pairs"] == rep.pairs and meta["settings"]["seed"] == 3
     assert not out.with_name("pairs.jsonl.partial").exists()

@@ -26,6 +26,27 @@ WiseOpt = typer.Option(
     help="WiSE-FT: keep alpha*tuned + (1-alpha)*base weights (0.5 helped on real data).",
 )  # fmt: skip
 
+FreezeOpt = typer.Option(
+    True, "--freeze-embeddings/--train-embeddings",
+    help="Leave the word-embedding matrix as the base had it (keeps other languages).",
+)  # fmt: skip
+HardNegOpt = typer.Option(
+    0, "--hard-negatives", min=0, max=8,
+    help="Hard negatives per pair, mined with the base model (0: in-batch negatives only).",
+)  # fmt: skip
+MarginOpt = typer.Option(
+    0.05, "--negative-margin", min=0.0, max=1.0,
+    help="A mined negative scores at most (1 - margin) x its positive (avoids false negatives).",
+)  # fmt: skip
+FilterOpt = typer.Option(
+    30, "--filter-k", min=1,
+    help="Round-trip filter of the train split: base model ranks the episode in its top k.",
+)  # fmt: skip
+KeepTunedOpt = typer.Option(
+    False, "--keep-tuned",
+    help="Keep the fine-tuned model even when it loses the held-out check against its base.",
+)  # fmt: skip
+
 
 def parse_split(value: str) -> tuple[float, float, float]:
     try:
@@ -70,6 +91,11 @@ def register(app: typer.Typer) -> None:
         cached: bool = CachedOpt,
         split: str = SplitOpt,
         wise_alpha: float = WiseOpt,
+        freeze_embeddings: bool = FreezeOpt,
+        hard_negatives: int = HardNegOpt,
+        negative_margin: float = MarginOpt,
+        filter_k: int = FilterOpt,
+        no_filter: bool = typer.Option(False, "--no-filter", help="No round-trip filter."),
         seed: int = typer.Option(0, "--seed"),
         overwrite: bool = typer.Option(False, "--overwrite"),
         as_json: bool = typer.Option(False, "--json"),
@@ -82,12 +108,14 @@ def register(app: typer.Typer) -> None:
         settings = TrainSettings(
             base=base, batch_size=batch_size, epochs=epochs, learning_rate=lr,
             max_seq_length=max_seq_length, cached=cached, max_pairs=max_pairs, seed=seed,
-            wise_alpha=wise_alpha,
+            wise_alpha=wise_alpha, freeze_embeddings=freeze_embeddings,
+            hard_negatives=hard_negatives, negative_margin=negative_margin,
         )  # fmt: skip
         loaded = read_pairs(pairs)
         with open_index(index) as ps:
             card = train_model(
                 ps, loaded, out, settings, fractions=parse_split(split), overwrite=overwrite,
+                roundtrip_k=None if no_filter else filter_k,
                 progress=train_progress(not quiet and not as_json),
                 log=(lambda m: None) if quiet or as_json else err_console.print,
             )  # fmt: skip

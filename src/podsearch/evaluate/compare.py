@@ -37,6 +37,23 @@ class ComparisonReport:
     inbatch: dict[str, dict[str, Any]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     plots: dict[str, str] = field(default_factory=dict)  # name -> PNG path
+    # {set: {system: {qid: {measure: value}}}}: what paired significance tests need
+    per_query: dict[str, dict[str, dict[str, dict[str, float]]]] = field(default_factory=dict)
+    # {set: {"B vs A": {measure: paired_test result}}}
+    significance: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
+
+    def add_significance(
+        self, pairs: Sequence[tuple[str, str]], measures: Sequence[str] = ("RR@30", "R@30")
+    ) -> None:
+        """Paired randomisation test of system B against A on every set both answered."""
+        from podsearch.evaluate.significance import compare_per_query
+
+        for set_name, pq in self.per_query.items():
+            for a, b in pairs:
+                if a in pq and b in pq:
+                    self.significance.setdefault(set_name, {})[f"{b} vs {a}"] = compare_per_query(
+                        pq, a, b, measures
+                    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +63,8 @@ class ComparisonReport:
             "recall_curves": {"k": list(CURVE_KS), **self.curves},
             "inbatch": self.inbatch,
             "facts": self.facts,
+            "significance": self.significance,
+            "per_query": self.per_query,
         }
 
     def to_markdown(self) -> str:
@@ -71,6 +90,7 @@ class ComparisonReport:
                     f"| {sys_name} | " + " | ".join(f"{vals[m]:.3f}" for m in measures) + " |"
                 )
             lines.append("")
+            lines += significance_lines(self.significance.get(set_name, {}))
         if self.facts:
             lines += ["## Run", ""] + [f"- {k}: {v}" for k, v in self.facts.items()] + [""]
         for name, path in self.plots.items():
@@ -188,6 +208,25 @@ class ComparisonReport:
         return plots
 
 
+def significance_lines(tests: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
+    """Markdown rows: difference, 95% interval, p-value, wins/losses per comparison."""
+    if not tests:
+        return []
+    lines = [
+        "| comparison | measure | difference | 95% interval | p (paired randomisation) "
+        "| queries better / worse |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, by_m in tests.items():
+        for m, r in by_m.items():
+            lo, hi = r["ci95"]
+            lines.append(
+                f"| {name} | {m} | {r['diff']:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {r['p']:.4f} "
+                f"| {r['wins']} / {r['losses']} |"
+            )
+    return [*lines, ""]
+
+
 def compare_systems(
     systems: Mapping[str, tuple[Podsearch, str]],
     query_sets: Sequence[QuerySet],
@@ -208,6 +247,10 @@ def compare_systems(
         }
         report.curves[qs.name] = {s: [vals[m] for m in curve] for s, vals in rep.systems.items()}
         report.n_queries[qs.name] = len(qs.texts)
+        report.per_query[qs.name] = {
+            s: {q: {m: v[m] for m in measures} for q, v in pq.items()}
+            for s, pq in rep.per_query.items()
+        }
     return report
 
 

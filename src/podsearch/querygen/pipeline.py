@@ -23,10 +23,11 @@ from podsearch.models import Episode
 from podsearch.querygen.base import Pair, QueryGenerator, episode_text
 from podsearch.querygen.clean import clean_queries
 from podsearch.querygen.roundtrip import RoundTripFilter
+from podsearch.querygen.sampling import MIN_DESCRIPTION_WORDS, has_description
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
 
-MIN_DESCRIPTION_WORDS = 5  # fewer: nothing for a generator to read (bare titles, hubs)
+__all__ = ["MIN_DESCRIPTION_WORDS", "QuerygenReport", "generate_pairs", "read_pairs"]
 
 
 @dataclass
@@ -90,7 +91,9 @@ def generate_pairs(
     ``generator`` writes ``per_episode`` queries for each of ``sample`` sampled episodes (all
     when None); ``titles`` adds each episode's title as a query for its text without the title;
     ``human`` adds ``{query, episode_id}`` lines from a file; ``roundtrip`` drops generated and
-    title pairs whose episode the base encoder does not rank in its top k.
+    title pairs whose episode the base encoder does not rank in its top k. Episodes whose
+    description has fewer than ``MIN_DESCRIPTION_WORDS`` words get neither generated queries
+    nor title pairs (their text without the title is little more than the show's name).
     """
     out = Path(out)
     if not episodes:
@@ -179,7 +182,7 @@ def generate_pairs(
                 cand = [
                     Pair(by_id[i].title, i, "title", strip_title=True)
                     for i in ids
-                    if episode_text(by_id[i], strip_title=True).strip()
+                    if _has_text(by_id[i]) and episode_text(by_id[i], strip_title=True).strip()
                 ]
                 pairs = _filter(cand, roundtrip, report, "title_dropped")
                 report.title_pairs += len(pairs)
@@ -318,7 +321,7 @@ def _human_pairs(path: Path, by_id: dict[str, Episode]) -> list[Pair]:
 
 
 def _has_text(ep: Episode) -> bool:
-    return len((ep.description or "").split()) >= MIN_DESCRIPTION_WORDS
+    return has_description(ep)
 
 
 def _stable_int(s: str) -> int:
@@ -340,15 +343,17 @@ def generate_for_index(
     seed: int = 0,
     batch_size: int = 32,
     progress: ProgressFn | None = None,
+    stratify: bool = False,
 ) -> QuerygenReport:
     """generate_pairs over the episodes of a built index (a ``Podsearch``).
+
+    ``stratify``: draw the ``sample`` per corpus (id prefix) and skip the most hub-like
+    episodes (see querygen.sampling) instead of one seeded draw over the whole catalog.
 
     The round-trip filter searches with the index's own model over its stored vectors, so it
     costs one query encoding per candidate. ``id_prefix`` / ``languages`` restrict which
     episodes get generated queries (all get title pairs and stay in the round-trip pool).
     """
-    from podsearch.errors import IndexStateError
-
     episodes = list(ps.store.iter_episodes())
     if not episodes:
         raise CatalogError(f"The index at {ps.index_dir} has no episodes: run podsearch ingest")
@@ -362,20 +367,15 @@ def generate_for_index(
         raise CatalogError(
             f"No episode matches id prefix {id_prefix!r} and languages {list(languages)}"
         )
-    rt = None
-    if filter_k:
-        if ps.indexed_model is None or ps.store.count_indexed() < len(episodes):
-            raise IndexStateError(
-                f"Round-trip filtering searches the index, which is not built or not up to date "
-                f"at {ps.index_dir}: run podsearch index first (or pass --no-filter)"
-            )
-        vi = ps.vector_index()
-        ids = [e.episode_id for e in episodes]
-        vecs = vi.get_vectors(ids)
-        import numpy as np
+    if stratify:
+        from podsearch.querygen.sampling import eligible, stratified_sample
 
-        mat = np.stack([vecs[i] for i in ids])
-        rt = RoundTripFilter(ps.encoder(), ids, mat, k=filter_k)
+        hubs = ps.store.hub_scores([e.episode_id for e in chosen])
+        ok, _skipped = eligible(chosen, hubs)
+        chosen = stratified_sample(ok, sample or len(ok), seed=seed) if ok else chosen
+        sample = None
+    ids = [e.episode_id for e in episodes]
+    rt = index_roundtrip_filter(ps, ids, filter_k) if filter_k else None
     return generate_pairs(
         episodes,
         out,
@@ -390,3 +390,20 @@ def generate_for_index(
         generate_for=None if len(chosen) == len(episodes) else {e.episode_id for e in chosen},
         progress=progress,
     )
+
+
+def index_roundtrip_filter(ps: Any, ids: Sequence[str], k: int) -> RoundTripFilter:
+    """A round-trip filter that searches ``ids`` of a built index with its own model over its
+    stored vectors (one query encoding per candidate, no document encoding)."""
+    from podsearch.errors import IndexStateError
+
+    if ps.indexed_model is None or ps.store.count_indexed() < ps.store.count():
+        raise IndexStateError(
+            f"Round-trip filtering searches the index, which is not built or not up to date "
+            f"at {ps.index_dir}: run podsearch index first (or pass --no-filter)"
+        )
+    import numpy as np
+
+    vecs = ps.vector_index().get_vectors(list(ids))
+    mat = np.stack([vecs[i] for i in ids])
+    return RoundTripFilter(ps.encoder(), list(ids), mat, k=k)

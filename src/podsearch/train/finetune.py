@@ -44,6 +44,14 @@ class TrainSettings:
     seed: int = 0
     # WiSE-FT: keep alpha * tuned + (1 - alpha) * base weights (1.0 = plain fine-tuning).
     wise_alpha: float = 1.0
+    # Leave the word-embedding matrix as it is (me5-small: 250k rows, ~80% of the weights):
+    # keeps the vocabulary of languages the training pairs do not cover, cuts optimizer memory.
+    freeze_embeddings: bool = True
+    # Hard negatives per pair mined with the base model (0: in-batch negatives only), and
+    # the relative margin a negative must keep below its positive's score (false negatives).
+    hard_negatives: int = 0
+    negative_margin: float = 0.05
+    negative_range: int = 50  # negatives come from the base model's top this many
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +67,8 @@ class TrainReport:
     losses: list[float] = field(default_factory=list)
     query_prefix: str = ""
     passage_prefix: str = ""
+    frozen_parameters: int = 0  # weights left as the base had them (frozen embeddings)
+    hard_negatives: dict[str, Any] = field(default_factory=dict)  # what mining found
 
     @property
     def seconds_per_1000_pairs(self) -> float:
@@ -88,9 +98,15 @@ def finetune(
     prefixes: tuple[str, str] | None = None,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    miner: Any = None,
 ) -> TrainReport:
     """Train and save a model directory at ``out_dir`` (written to a temp dir, then renamed,
-    so an interrupted or failed run leaves no partial model)."""
+    so an interrupted or failed run leaves no partial model).
+
+    ``miner``: what encodes texts for hard-negative mining (anything with sentence-transformers'
+    ``encode_query`` / ``encode_document``, e.g. ``negatives.PrecomputedMiner`` over the index's
+    stored vectors); None mines with the base model itself over the training positives.
+    """
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformerTrainer,
@@ -123,9 +139,24 @@ def finetune(
         model, qp, pp = load_base(settings)
     else:
         qp, pp = prefixes or ("", "")
+    columns: dict[str, list[str]] = {
+        "anchor": [q for q, _ in rows],
+        "positive": [d for _, d in rows],
+    }
+    mined: dict[str, Any] = {}
+    if settings.hard_negatives > 0:
+        from podsearch.train.negatives import mine
+
+        columns, mined = mine(columns, miner or model, settings, prefixes=(qp, pp))
+        if len(columns["anchor"]) < settings.batch_size:
+            raise QueryError(
+                f"{len(columns['anchor'])} pairs have a hard negative, fewer than one batch of "
+                f"{settings.batch_size}: lower --negative-margin or train without them"
+            )
     data = Dataset.from_dict(
-        {"anchor": [qp + q for q, _ in rows], "positive": [pp + d for _, d in rows]}
+        {k: [(qp if k == "anchor" else pp) + t for t in v] for k, v in columns.items()}
     )
+    frozen = freeze_embeddings(model) if settings.freeze_embeddings else 0
     loss: MultipleNegativesRankingLoss | CachedMultipleNegativesRankingLoss
     if settings.cached:
         loss = CachedMultipleNegativesRankingLoss(
@@ -189,12 +220,14 @@ def finetune(
         report = TrainReport(
             model_dir=str(out.resolve()),
             settings=settings.to_dict(),
-            pairs=len(rows),
+            pairs=len(columns["anchor"]),
             steps=int(trainer.state.global_step),
             seconds=seconds,
             losses=losses,
             query_prefix=qp,
             passage_prefix=pp,
+            frozen_parameters=frozen,
+            hard_negatives=mined,
         )
         if out.exists():
             shutil.rmtree(out)
@@ -222,6 +255,26 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def input_embeddings(model: Any) -> Any:
+    """The word-embedding module of a sentence-transformers model's transformer."""
+    for module in model.modules():
+        get = getattr(module, "get_input_embeddings", None)
+        if callable(get) and hasattr(module, "config"):
+            return get()
+    raise ModelError("This model has no word-embedding matrix to freeze")
+
+
+def freeze_embeddings(model: Any) -> int:
+    """Stop training the word-embedding matrix; returns how many weights it holds.
+
+    The optimizer only sees parameters that need gradients, so its state for these rows (two
+    float32 moments per weight with AdamW) is never allocated."""
+    emb = input_embeddings(model)
+    for p in emb.parameters():
+        p.requires_grad_(False)
+    return sum(p.numel() for p in emb.parameters())
 
 
 def interpolate_weights(base: Mapping[str, Any], tuned: Mapping[str, Any], alpha: float) -> dict:

@@ -37,10 +37,23 @@ def train_model(
     overwrite: bool = False,
     progress: Callable[[int, int, float], None] | None = None,
     log: Log = lambda _m: None,
+    roundtrip_k: int | None = 30,
+    heldout: Sequence[tuple[str, str, str]] = (),
+    pool_size: int = 2000,
+    keep_tuned: bool = False,
 ) -> dict[str, Any]:
-    """Split ``pairs`` by episode, measure in-batch MRR@5 of the base model, fine-tune, measure
-    again, and write the model with its splits and a model card. Returns the card."""
+    """Split ``pairs`` by episode, round-trip filter the train split (only it: the held-out
+    splits are not chosen by the base model), measure in-batch MRR@5 of the base model,
+    fine-tune, measure again, run the held-out check that decides which model to keep, and
+    write the model with its splits and a model card. Returns the card.
+
+    ``roundtrip_k``: keep a training pair only if the index's own (base) model ranks its
+    episode in the top k of the whole catalog (None: no filter). ``heldout``: extra
+    (qid, query, episode id) queries for the held-out check (curated ones), beside the eval
+    split's generated queries. ``card["kept"]`` says which model won (see evaluate.heldout).
+    """
     from podsearch.encode.st import SentenceTransformerEncoder
+    from podsearch.evaluate.heldout import decide, heldout_pool, reciprocal_ranks
     from podsearch.evaluate.inbatch import inbatch_mrr
     from podsearch.train.finetune import load_base
 
@@ -50,6 +63,11 @@ def train_model(
     log(f"splits by episode: {splits.report['episodes']} episodes, {splits.report['pairs']} pairs")
     if not splits.train:
         raise QueryError("The train split is empty: generate more pairs")
+    filtered = _roundtrip_train(ps, splits, roundtrip_k, episodes) if roundtrip_k else None
+    if filtered:
+        log(f"round-trip filter (train split only, top {roundtrip_k}): {filtered}")
+        if not splits.train:
+            raise QueryError("The round-trip filter kept no training pair: raise --filter-k")
     model, qp, pp = load_base(settings)
     enc = SentenceTransformerEncoder(model, settings.base, query_prefix=qp, passage_prefix=pp)
     eval_pairs = splits.eval if len({p.episode_id for p in splits.eval}) >= 2 else splits.test
@@ -57,11 +75,19 @@ def train_model(
     test_gen = test_gen if len({p.episode_id for p in test_gen}) >= 2 else []
     before = inbatch_mrr(enc, eval_pairs, episodes) if len(eval_pairs) >= 2 else None
     before_test = inbatch_mrr(enc, test_gen, episodes) if test_gen else None
+    # The held-out check: eval-split queries (generated first; titles only when there are no
+    # generated ones) and the caller's curated queries, against one pool for both models.
+    check = [p for p in splits.eval if p.generator != "title"] or list(splits.eval)
+    check_q = [(f"eval-{i}", p.query, p.episode_id) for i, p in enumerate(check)]
+    check_q += [q for q in heldout if q[2] in episodes]
+    pool = heldout_pool([q[2] for q in check_q], list(episodes), pool_size, settings.seed)
+    base_rr = reciprocal_ranks(enc, check_q, episodes, pool)
     if before:
         log(
             f"base in-batch MRR@5: {before['mrr@5_batch64']:.3f} (batches of 64), "
             f"{before['mrr@5_all']:.3f} (vs all {before['queries']} eval episodes)"
         )
+    miner = _miner(ps, episodes) if settings.hard_negatives > 0 else None
     report = finetune(
         splits.train,
         episodes,
@@ -71,16 +97,106 @@ def train_model(
         prefixes=(qp, pp),
         overwrite=overwrite,
         progress=progress,
+        miner=miner,
     )
     after = inbatch_mrr(enc, eval_pairs, episodes) if before else None  # model trained in place
     after_test = inbatch_mrr(enc, test_gen, episodes) if test_gen else None
+    tuned_rr = reciprocal_ranks(enc, check_q, episodes, pool)
+    verdict = decide(base_rr, tuned_rr, keep_tuned=keep_tuned)
+    verdict["pool"] = len(pool)
+    verdict["curated_queries"] = sum(1 for q in heldout if q[2] in episodes)
+    verdict["per_query"] = {"base": base_rr, "tuned": tuned_rr}
+    log(
+        f"held-out check ({verdict['queries']} queries, pool of {len(pool)} episodes): "
+        f"MRR@30 base {verdict['base_mrr@30']:.3f}, fine-tuned {verdict['tuned_mrr@30']:.3f} "
+        f"-> keeping the {verdict['kept']} model"
+        + (" (forced by --keep-tuned)" if verdict["forced"] else "")
+    )
     splits.write(out / "splits")
     card = _card(report, splits, before, after, eval_pairs is splits.test)
     card["inbatch_test_generated_before"] = before_test
     card["inbatch_test_generated_after"] = after_test
+    card["roundtrip_train"] = filtered
+    card["heldout_check"] = verdict
+    card["kept"] = verdict["kept"]
     (out / CARD_JSON).write_text(json.dumps(card, indent=2), "utf-8")
     _append_readme(out, card)
     return card
+
+
+def curated_queries(
+    path: str | Path, corpus: str | None, prefix: str
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, dict[str, int]]]:
+    """The lines of a curated query file (of one corpus, or all), their texts and qrels with
+    episode ids prefixed as the index has them (``prefix``, or ``corpus=prefix,...``)."""
+    from podsearch.evaluate.metrics import known_item_qrels, load_queries, query_id
+
+    rows = [q for q in load_queries(path) if corpus is None or q.get("corpus") == corpus]
+    bad = [q for q in rows if query_id(q) is None or "query" not in q or "episode_id" not in q]
+    if bad:
+        raise QueryError(f"{path}: lines need qid (or id), query, episode_id: {bad[0]}")
+    choices = dict(c.split("=", 1) for c in prefix.split(",") if "=" in c)
+
+    def pre(q: dict[str, Any], e: str) -> str:
+        return (choices.get(str(q.get("corpus")), "") if choices else prefix) + str(e)
+
+    texts, qrels = known_item_qrels(rows, id_of=pre)
+    return rows, texts, qrels
+
+
+def check_queries(
+    curated: Sequence[tuple[str, str | Path, str | None, str]],
+) -> list[tuple[str, str, str]]:
+    """Curated (qid, query, episode id) for the held-out check: the ``tune`` half of files
+    that mark a ``split`` (the ``heldout`` half stays unseen for the report), all lines of
+    files that do not."""
+    from podsearch.evaluate.metrics import query_id
+
+    out: list[tuple[str, str, str]] = []
+    for name, path, corpus, prefix in curated:
+        rows, texts, qrels = curated_queries(path, corpus, prefix)
+        marked = any("split" in q for q in rows)
+        for q in rows:
+            qid = str(query_id(q))
+            if marked and q.get("split") != "tune":
+                continue
+            out += [(f"{name}:{qid}", texts[qid], e) for e in qrels[qid]][:1]
+    return out
+
+
+def _roundtrip_train(
+    ps: Podsearch, splits: Splits, k: int, episodes: dict[str, Any]
+) -> dict[str, int]:
+    """Drop training pairs whose episode the index's model does not rank in its top k."""
+    from podsearch.querygen.pipeline import index_roundtrip_filter
+
+    rt = index_roundtrip_filter(ps, list(episodes), k)
+    before = Counter("title" if p.generator == "title" else "generated" for p in splits.train)
+    ranks = rt.ranks([p.query for p in splits.train], [p.episode_id for p in splits.train])
+    splits.train = [
+        Pair(p.query, p.episode_id, p.generator, p.strip_title, r)
+        for p, r in zip(splits.train, ranks, strict=True)
+        if rt.keep(r)
+    ]
+    after = Counter("title" if p.generator == "title" else "generated" for p in splits.train)
+    return {
+        "k": k,
+        **{f"{g}_in": before[g] for g in ("generated", "title")},
+        **{f"{g}_kept": after[g] for g in ("generated", "title")},
+    }
+
+
+def _miner(ps: Podsearch, episodes: dict[str, Any]) -> Any:
+    """Hard-negative mining over the whole catalog with the index's stored base vectors."""
+    import numpy as np
+
+    from podsearch.train.negatives import PrecomputedMiner
+
+    ids = list(episodes)
+    vecs = ps.vector_index().get_vectors(ids)
+    return PrecomputedMiner(
+        ps.encoder(), [episodes[i].text for i in ids], np.stack([vecs[i] for i in ids])
+    )
 
 
 def _card(
@@ -108,6 +224,8 @@ def _card(
         "loss_first_last": [r.losses[0], r.losses[-1]] if r.losses else [],
         "losses": r.losses,
         "prefixes": {"query": r.query_prefix, "document": r.passage_prefix},
+        "frozen_parameters": r.frozen_parameters,
+        "hard_negatives": r.hard_negatives,
         "inbatch_split": "test" if on_test else "eval",
         "inbatch_before": before,
         "inbatch_after": after,
@@ -184,7 +302,7 @@ def evaluate_adaptation(
     ``curated``: (set name, JSONL path, corpus to keep or None, id prefix) per file.
     """
     from podsearch.evaluate.compare import ComparisonReport, QuerySet, compare_systems
-    from podsearch.evaluate.metrics import known_item_qrels, load_queries, query_id
+    from podsearch.evaluate.metrics import query_id
     from podsearch.querygen.pipeline import read_pairs
 
     for ps in (base, tuned):
@@ -202,23 +320,18 @@ def evaluate_adaptation(
         )
     )
     for name, path, corpus, prefix in curated:
-        rows = [q for q in load_queries(path) if corpus is None or q.get("corpus") == corpus]
-        bad = [q for q in rows if query_id(q) is None or "query" not in q
-               or "episode_id" not in q]  # fmt: skip
-        if bad:
-            raise QueryError(f"{path}: lines need qid (or id), query, episode_id: {bad[0]}")
-        choices = dict(c.split("=", 1) for c in prefix.split(",") if "=" in c)
-
-        def pre(q: dict[str, Any], e: str, prefix: str = prefix, ch: dict = choices) -> str:
-            return (ch.get(str(q.get("corpus")), "") if ch else prefix) + str(e)
-
-        texts, qrels = known_item_qrels(rows, id_of=pre)
+        rows, texts, qrels = curated_queries(path, corpus, prefix)
         sets.append(QuerySet(name, texts, qrels))
         kinds = sorted({str(q["kind"]) for q in rows if q.get("kind")})
-        for kind in kinds if len(kinds) > 1 else []:
-            sub = [str(query_id(q)) for q in rows if q.get("kind") == kind]
+        subsets = [(kind, "kind", kind) for kind in (kinds if len(kinds) > 1 else [])]
+        # The tune half took part in the held-out check that chose the model: the heldout
+        # half is the unbiased one (check_queries).
+        if any("split" in q for q in rows):
+            subsets.append(("heldout half (not used to choose the model)", "split", "heldout"))
+        for label, field_name, value in subsets:
+            sub = [str(query_id(q)) for q in rows if q.get(field_name) == value]
             sets.append(
-                QuerySet(f"{name}, {kind}", {k: texts[k] for k in sub}, {k: qrels[k] for k in sub})
+                QuerySet(f"{name}, {label}", {k: texts[k] for k in sub}, {k: qrels[k] for k in sub})
             )
     report = ComparisonReport(title="podsearch adaptation report")
     if card:
@@ -250,6 +363,9 @@ def evaluate_adaptation(
         "hybrid (fine-tuned)": (tuned, "hybrid"),
     }
     compare_systems(systems, sets, report)
+    report.add_significance(
+        [("base (dense)", "fine-tuned (dense)"), ("hybrid (base)", "hybrid (fine-tuned)")]
+    )
     report.facts["evaluation seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

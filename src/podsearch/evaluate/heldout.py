@@ -1,0 +1,76 @@
+"""The held-out check that decides whether a fine-tuned model replaces its base.
+
+Each held-out query (synthetic eval-split queries, plus curated ones when given) searches a
+pool of episodes: every query's target plus a seeded sample of other catalog episodes. Both
+models encode the same pool, so the check costs two pool encodings instead of two indexes.
+The tuned model is kept only if its mean reciprocal rank (MRR@30) on these queries is higher.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from podsearch.encode.base import Encoder
+from podsearch.models import Episode
+
+K = 30
+
+
+def heldout_pool(
+    targets: Sequence[str], catalog: Sequence[str], size: int = 2000, seed: int = 0
+) -> list[str]:
+    """The queries' targets plus up to ``size`` other episodes, in a seeded order."""
+    wanted = set(targets)
+    others = sorted(set(catalog) - wanted)
+    rng = random.Random(seed)
+    return sorted(wanted) + rng.sample(others, min(size, len(others)))
+
+
+def reciprocal_ranks(
+    encoder: Encoder,
+    queries: Sequence[tuple[str, str, str]],
+    episodes: Mapping[str, Episode],
+    pool: Sequence[str],
+    k: int = K,
+) -> dict[str, float]:
+    """``{qid: 1/rank}`` of each (qid, query text, target episode id) within the pool (0 when
+    the target is below rank ``k``; ties count against the target)."""
+    if not queries:
+        return {}
+    pos = {e: i for i, e in enumerate(pool)}
+    d = encoder.encode_documents([episodes[e].text for e in pool])
+    q = encoder.encode_queries([t for _, t, _ in queries])
+    sims = q @ d.T
+    out: dict[str, float] = {}
+    for row, (qid, _, target) in zip(sims, queries, strict=True):
+        rank = int(np.count_nonzero(row >= row[pos[target]]))
+        out[qid] = 1.0 / rank if rank <= k else 0.0
+    return out
+
+
+def decide(
+    base: Mapping[str, float], tuned: Mapping[str, float], *, keep_tuned: bool = False
+) -> dict[str, Any]:
+    """Which model to keep: the tuned one only if its MRR@30 on the held-out queries is higher
+    (or ``keep_tuned``); with no held-out query there is no evidence, so the base stays."""
+    from podsearch.evaluate.significance import paired_test
+
+    qids = sorted(set(base) & set(tuned))
+    b = [base[q] for q in qids]
+    t = [tuned[q] for q in qids]
+    mb = float(np.mean(b)) if qids else 0.0
+    mt = float(np.mean(t)) if qids else 0.0
+    wins = bool(qids) and mt > mb
+    return {
+        "queries": len(qids),
+        "base_mrr@30": round(mb, 4),
+        "tuned_mrr@30": round(mt, 4),
+        "tuned_wins": wins,
+        "kept": "tuned" if wins or keep_tuned else "base",
+        "forced": keep_tuned and not wins,
+        "paired": paired_test(b, t, rounds=2000) if qids else None,
+    }
