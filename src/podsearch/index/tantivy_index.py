@@ -237,7 +237,10 @@ class TantivyKeywordIndex:
         self._view: tempfile.TemporaryDirectory[str] | None = None
         where = self.path
         if self.read_only:
-            self._view = tempfile.TemporaryDirectory(prefix="podsearch-ro-keyword-")
+            # tantivy may still be writing its lock or meta files there while we clean up
+            self._view = tempfile.TemporaryDirectory(
+                prefix="podsearch-ro-keyword-", ignore_cleanup_errors=True
+            )
             where = Path(self._view.name)
             _snapshot(self.path, where)
         try:
