@@ -355,6 +355,30 @@ def test_keyword_search_agrees_on_matches_filters_and_accounting(opener: Any, ki
 
 
 @pytest.mark.parametrize("kind", ["tantivy", PG, LITE])
+def test_present_words_agrees_with_a_one_hit_search(opener: Any, kind: str) -> None:
+    # present_words (the "weak result" check's cheap lookup) answers what search(word, 1)
+    # does, for every backend: stemmed forms, other languages, stop words, unknown words,
+    # and words whose only document was deleted.
+    kw = opener(kind).keywords()
+    docs = [*KW_DOCS[:5], KeywordDoc("solo", "Kayaks", "Paddling kayaks.", PAYLOADS[5])]
+    kw.upsert(docs)
+    kw.commit()
+    words = ["sourdough", "runner", "Gesundheit", "cuisine", "the", "for", "kayaks", "paddling",
+             "asdfgh", "zzzq", "pain"]  # fmt: skip
+    want = {w for w in words if kw.search(w, 1)}
+    assert {"sourdough", "runner", "kayaks", "for"} <= want and "asdfgh" not in want
+    assert kw.present_words(words) == want
+    assert kw.present_words([]) == set() and kw.present_words(["!!"]) == set()
+    assert kw.delete(["solo"]) == 1
+    kw.commit()
+    assert (
+        kw.present_words(words)
+        == {w for w in words if kw.search(w, 1)}
+        == want - {"kayaks", "paddling"}
+    )
+
+
+@pytest.mark.parametrize("kind", ["tantivy", PG, LITE])
 def test_keyword_scores_are_positive_and_best_first(opener: Any, kind: str) -> None:
     # One clear best match (the word in the title and three times in a short text), one
     # middling, one weak (once in a long text): every backend ranks them so, with BM25-like

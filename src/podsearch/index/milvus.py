@@ -566,6 +566,24 @@ class MilvusKeywordIndex:
         hits.sort(key=lambda h: (-h[1], h[0]))
         return hits
 
+    def present_words(self, words: Sequence[str]) -> set[str]:
+        """One batched search (one query per word, limit 1) instead of a call per word."""
+        from podsearch.index.tantivy_index import prepare_query
+
+        asked: dict[str, str] = {}
+        for w in dict.fromkeys(words):
+            kept = prepare_query(w).split()
+            if kept:
+                asked[w] = " ".join(dict.fromkeys([*kept, *_stems(" ".join(kept), None)]))
+        if not asked:
+            return set()
+        res = self.conn.call(
+            "search", self.coll, data=list(asked.values()), anns_field="sparse", limit=1,
+            search_params={"metric_type": "BM25"}, output_fields=[],
+            consistency_level="Strong",
+        )  # fmt: skip
+        return {w for w, hits in zip(asked, res or [], strict=False) if hits}
+
     def commit(self) -> None:
         self.conn.wait_built(self.coll, "sparse")
 
