@@ -349,7 +349,8 @@ def _milvus_lite(s: Settings) -> Backend:
                              "(both collections share it)"},  # fmt: skip
         drop=drop,
         notes=["Milvus Lite (in this process: its RSS is the client's) HNSW (M 16, "
-               "efConstruction 64, ef 512) + built-in BM25 function (SPARSE_INVERTED_INDEX)"],
+               "efConstruction 64, ef 512; filtered: ef 2 * 512 / share kept, at most 32,768) "
+               "+ built-in BM25 function (SPARSE_INVERTED_INDEX)"],
     )  # fmt: skip
 
 
@@ -661,7 +662,9 @@ def to_markdown(doc: dict[str, Any]) -> str:
         "",
         *[f"    {c}" for c in doc["commands"]],
         "",
-        f"Commit {doc['commit']}, {doc['machine']['cpu_model']}, "
+        "Commits (per backend run): "
+        + ", ".join(f"{n} {parts[n].get('commit', '?')}" for n in names)
+        + f"; report {doc['commit']}. {doc['machine']['cpu_model']}, "
         f"{doc['machine']['cpu_count_usable']} usable cores, shared machine. "
         "Filters: " + flt + ".",
         "",

@@ -4,6 +4,7 @@ PYTHONPATH=src python bench/confidence_bench.py [INDEX]; results in bench/result
 """
 
 import json
+import statistics
 import sys
 import time
 
@@ -45,3 +46,37 @@ for q in ("chrismas", "chrismas docter advice", "meditaton"):
     )
 r = ps.search("asdfgh qwerty zxcvb")
 print("asdf hybrid weak", r.weak, r.has_more)
+
+# Latency with the query vectors cached (encoding excluded, as in backend_bench.py's hybrid):
+# what the weak check's word lookups cost. The word-presence cache (where this version has one)
+# is emptied before each timed pass, so each query's words are looked up (not re-used).
+for mode in ("hybrid", "keyword"):
+    for q in real + nonsense:
+        ps.search(q, mode=mode)
+    times = {}
+    for _rep in range(3):
+        wc = getattr(ps.searcher, "word_cache", None)
+        if wc is not None:
+            wc.clear()
+        for q in real + nonsense:
+            t = time.perf_counter()
+            ps.search(q, mode=mode)
+            times.setdefault(q, []).append((time.perf_counter() - t) * 1000)
+    best = sorted(min(v) for v in times.values())
+    print(
+        f"{mode} vectors cached: p50 {statistics.median(best):.2f} ms, "
+        f"p95 {best[int(0.95 * len(best))]:.2f} ms (best of 3 per query, {len(best)} queries)"
+    )
+words = [w for q in real + nonsense for w in dict.fromkeys(q.lower().split())]
+kw = ps.keyword_index()
+t = time.perf_counter()
+for _ in range(3):
+    old = {w for w in words if kw.search(w, 1)}
+per_search = (time.perf_counter() - t) / 3 / len(words) * 1000
+print(f"one search(word, 1) per word: {per_search:.3f} ms/word ({len(words)} words)")
+if hasattr(kw, "present_words"):
+    t = time.perf_counter()
+    for _ in range(3):
+        new = kw.present_words(words)
+    per_word = (time.perf_counter() - t) / 3 / len(words) * 1000
+    print(f"present_words: {per_word:.3f} ms/word; same answer: {new == old}")

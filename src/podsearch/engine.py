@@ -175,6 +175,7 @@ class Podsearch:
             show_images=self.store.show_images,
             fusion=fusion,
             languages=lambda: list(self.store.facet_counts("language")),
+            generation=lambda: self._seen_generation,
         )
 
     # -- components (lazy: loading a model takes seconds) ---------------------------------

@@ -47,6 +47,27 @@ def test_nonsense_is_weak_and_real_queries_are_not(engine: Podsearch) -> None:
     assert not engine.search("sourdough bread baking", mode="keyword").weak
 
 
+def test_word_presence_is_one_lookup_cached_per_generation(
+    engine: Podsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: word_share ran one keyword search per query word, on every search.
+    kw = engine.keyword_index()
+    asked: list[list[str]] = []
+    searched: list[str] = []
+    present, search = kw.present_words, kw.search
+    monkeypatch.setattr(kw, "present_words", lambda ws: asked.append(list(ws)) or present(ws))
+    monkeypatch.setattr(kw, "search", lambda q, *a, **k: searched.append(q) or search(q, *a, **k))
+    assert engine.searcher.word_share("sourdough bread asdfgh") == pytest.approx(2 / 3)
+    assert asked == [["sourdough", "bread", "asdfgh"]] and searched == []
+    assert engine.searcher.word_share("Bread asdfgh christmas") == pytest.approx(2 / 3)
+    assert asked[1:] == [["christmas"]]  # the others are cached for this generation
+    engine.searcher.word_share("bread asdfgh christmas")
+    assert len(asked) == 2
+    monkeypatch.setattr(engine, "_seen_generation", engine.generation + 1)  # another write
+    engine.searcher.word_share("bread asdfgh")
+    assert asked[2:] == [["bread", "asdfgh"]]
+
+
 def test_weak_rule() -> None:
     flat = [(str(i), 0.85) for i in range(50)]
     peaked = [("a", 0.95)] + flat[1:]

@@ -106,6 +106,12 @@ class KeywordIndex(Protocol):
         the query is treated as plain words."""
         ...
 
+    def present_words(self, words: Sequence[str]) -> set[str]:
+        """The words among ``words`` that some document holds: those for which
+        ``search(word, 1)`` finds a document, asked without ranking anything (the "weak
+        result" check asks it for every query word, search/confidence.py)."""
+        ...
+
     def reset(self) -> None:
         """Drop every document."""
         ...

@@ -538,6 +538,29 @@ class PgKeywordIndex:
             rows = conn.execute(q, [*qparams, *params, k]).fetchall()
         return [(doc_id, float(s)) for doc_id, s in rows]
 
+    def present_words(self, words: Sequence[str]) -> set[str]:
+        """One query for all the words: each is present when some row's tsv matches it (an
+        EXISTS over the GIN index; nothing is ranked, unlike ``search(word, 1)``, which ranks
+        every row holding a common word)."""
+        from podsearch.index.tantivy_index import prepare_query
+
+        asked = {w: " | ".join(prepare_query(w).split()) for w in dict.fromkeys(words)}
+        asked = {w: t for w, t in asked.items() if t}
+        if not asked:
+            return set()
+        sql = self.db.sql
+        with self.db.connection() as conn:
+            cfgs = self._configs(conn)
+            tsq = sql.SQL(" || ").join(
+                [sql.SQL("to_tsquery({}::regconfig, u.t)").format(sql.Literal(c)) for c in cfgs]
+            )
+            q = sql.SQL(
+                "SELECT u.w FROM unnest(%s::text[], %s::text[]) AS u(w, t) "
+                "WHERE EXISTS (SELECT 1 FROM {} WHERE tsv @@ ({}))"
+            ).format(self._t, tsq)
+            rows = conn.execute(q, [list(asked), list(asked.values())]).fetchall()
+        return {r[0] for r in rows}
+
     def commit(self) -> None:
         """Nothing to do: every upsert and delete committed its own transaction."""
 

@@ -381,6 +381,29 @@ class TantivyKeywordIndex:
             out.append((searcher.doc(addr)["doc_id"][0], float(score)))
         return out
 
+    def present_words(self, words: Sequence[str]) -> set[str]:
+        """Words that some live document holds in some field, by each field's analysis of
+        them (what ``search(word, 1)`` matches): the terms' document frequencies rule out
+        absent words without a search; a word with some is confirmed by one search of just
+        those terms (a deleted document's terms keep a frequency until its segment merges)."""
+        searcher = self._index.searcher()
+        s = self._schema
+        out: set[str] = set()
+        for word in dict.fromkeys(words):
+            terms = [
+                tantivy.Query.term_query(s, field, token)
+                for w in prepare_query(word).split()
+                for field, analyzer in self._analyzers.items()
+                for token in dict.fromkeys(analyzer.analyze(w))
+                if searcher.doc_freq(field, token) > 0
+            ]
+            if not terms:
+                continue
+            q = tantivy.Query.boolean_query([(tantivy.Occur.Should, t) for t in terms])
+            if searcher.search(q, limit=1, count=False).hits:
+                out.add(word)
+        return out
+
     def search_fuzzy(
         self, query: str, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:

@@ -46,7 +46,8 @@ def is_weak(
 ) -> bool:
     """Whether a result is a "no close match" (see the module docstring); ``dense`` holds raw
     cosines best first, ``word_share`` gives the share of query words found in the catalog
-    (called only when needed: it costs a keyword lookup per word)."""
+    (called only when needed: one ``KeywordIndex.present_words`` call for the words not
+    cached for the index generation)."""
     if mode == "keyword":
         return fuzzy or word_share() < WORD_SHARE_FLOOR
     peak = dense_peak(dense)

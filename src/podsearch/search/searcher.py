@@ -128,6 +128,49 @@ class QueryVectorCache:
         return np.stack([found[q] for q in queries])
 
 
+class WordPresenceCache:
+    """A thread-safe LRU cache of whether a word occurs in the catalog, keyed by
+    (index generation, word): a write bumps the generation, so no stale answer is reused."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._d: OrderedDict[tuple[int, str], bool] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
+    def present(
+        self,
+        generation: int,
+        words: Sequence[str],
+        lookup: Callable[[Sequence[str]], set[str]],
+    ) -> set[str]:
+        """The words among ``words`` that occur, asking ``lookup`` (in one call) only about
+        the words not cached for ``generation``."""
+        with self._lock:
+            known: dict[str, bool] = {}
+            for w in words:
+                v = self._d.get((generation, w))
+                if v is not None:
+                    known[w] = v
+                    self._d.move_to_end((generation, w))
+        missing = [w for w in dict.fromkeys(words) if w not in known]
+        self.hits += len(words) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            found = lookup(missing)
+            with self._lock:
+                for w in missing:
+                    known[w] = w in found
+                    self._d[(generation, w)] = known[w]
+                while len(self._d) > self.size:
+                    self._d.popitem(last=False)
+        return {w for w, v in known.items() if v}
+
+
 class Searcher:
     """Runs a query through the retrievers, fuses, pages and hydrates hits."""
 
@@ -143,9 +186,12 @@ class Searcher:
         fusion: FusionSettings | None = None,
         cache_size: int = 2048,
         languages: Callable[[], Sequence[str]] | None = None,
+        generation: Callable[[], int] | None = None,
     ) -> None:
         """``languages`` lists the catalog's languages, for telling cross-lingual queries;
-        ``show_images`` gives the artwork URL of shows (for the hits' ``image_url``)."""
+        ``show_images`` gives the artwork URL of shows (for the hits' ``image_url``);
+        ``generation`` is the index generation the keyword index reflects: with it, which
+        words occur in the catalog is cached per generation (``word_share``)."""
         self._show_images = show_images
         self._encoder = encoder
         self._vectors = vectors
@@ -157,6 +203,8 @@ class Searcher:
         self._languages = languages
         self._classifier: QueryClassifier | None = None
         self._classifier_lock = threading.Lock()
+        self._generation = generation
+        self.word_cache = WordPresenceCache(cache_size * 4)
 
     def classifier(self) -> QueryClassifier:
         """The query classifier for the catalog's languages (made on first use; call
@@ -361,12 +409,16 @@ class Searcher:
         return self._show_images(show_ids)
 
     def word_share(self, query: str) -> float:
-        """The share of the query's words (3+ letters) that occur in some indexed episode."""
+        """The share of the query's words (3+ letters) that occur in some indexed episode:
+        one ``present_words`` call for the words not cached for this generation."""
         words = query_words(query)
         if not words:
             return 0.0
         kw = self._keywords()
-        return sum(bool(kw.search(w, 1)) for w in words) / len(words)
+        if self._generation is None:
+            return len(kw.present_words(words)) / len(words)
+        found = self.word_cache.present(self._generation(), words, kw.present_words)
+        return len(found) / len(words)
 
     @property
     def _dehub_on(self) -> bool:
