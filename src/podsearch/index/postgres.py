@@ -18,8 +18,11 @@ Why this design:
 - Keyword search: each document is analysed with the Snowball configuration of its language
   (``simple`` for the rest) and with ``simple`` (word for word), title weighted A, text B,
   the word-for-word text D; a query is the OR of its words, analysed with ``simple`` and every
-  configuration the index's languages use, ranked by ``ts_rank`` with length normalisation.
-  It is not BM25: scores differ from tantivy's, the filters do not.
+  configuration the index's languages use, ranked by ``ts_rank`` with every weight class
+  equal and no length normalisation (chosen on the curated queries' tune split: MRR@30 0.454
+  vs 0.189 for the title-weighted, length-normalised rank; held-out 0.242 vs 0.154). It is not
+  BM25: scores differ from tantivy's (MRR@30 0.425 over all curated queries), the filters do
+  not.
 """
 
 from __future__ import annotations
@@ -531,7 +534,8 @@ class PgKeywordIndex:
             cfgs = self._configs(conn)
             tsq = sql.SQL(" || ").join([sql.SQL("to_tsquery(%s::regconfig, %s)")] * len(cfgs))
             q = sql.SQL(
-                "WITH q AS (SELECT {} AS q) SELECT id, ts_rank(tsv, q.q, 1) AS score "
+                "WITH q AS (SELECT {} AS q) SELECT id, "
+                "ts_rank('{{1,1,1,1}}', tsv, q.q, 0) AS score "
                 "FROM {}, q WHERE tsv @@ q.q AND {} ORDER BY score DESC, id LIMIT %s"
             ).format(tsq, self._t, where)
             qparams: list[Any] = [x for c in cfgs for x in (c, text)]
