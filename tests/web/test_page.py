@@ -327,9 +327,9 @@ def art_url(tmp_path: Path) -> Iterator[str]:
     """The tiny catalog with artwork: show 2 has a working image, show 3 a broken one."""
     import csv
 
-    from conftest import write_catalog
     from podsearch.encode.fake import FakeEncoder
     from podsearch.engine import Podsearch
+    from tests.conftest import write_catalog
 
     folder = write_catalog(tmp_path / "catalog")
     with open(folder / "podcasts.csv", encoding="utf-8") as f:
