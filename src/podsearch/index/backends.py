@@ -109,6 +109,21 @@ def redact(url: str) -> str:
     return parts._replace(netloc=f"{user}:***@{netloc[1]}").geturl()
 
 
+_INDEX_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}")
+
+
+def index_name(url: str, query: list[tuple[str, str]]) -> str:
+    """The server location's ``index`` parameter (the last one; default ``podsearch``): the
+    prefix of its tables or collections, so 1-40 lower-case letters, digits or _."""
+    names = [v for k, v in query if k == "index"]
+    name = names[-1] if names else "podsearch"
+    if not _INDEX_NAME.fullmatch(name):
+        raise QueryError(
+            f"index name {name!r} in {redact(url)}: use 1-40 lower-case letters, digits or _"
+        )
+    return name
+
+
 def default_catalog_dir(url: str) -> Path:
     """A local directory per server location for the embedded catalog (one API node)."""
     home = os.environ.get("PODSEARCH_HOME") or Path.home() / ".local" / "share" / "podsearch"

@@ -49,7 +49,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from podsearch.errors import IndexStateError, MissingDependencyError, QueryError, ServerError
-from podsearch.index.backends import LocalCatalog, default_catalog_dir, redact
+from podsearch.index.backends import LocalCatalog, default_catalog_dir, index_name, redact
 from podsearch.index.base import (
     CatalogStore,
     KeywordDoc,
@@ -64,7 +64,6 @@ EXACT_MAX = 2_000
 EF = 512
 EF_MAX = 32_768  # the largest HNSW ef Milvus accepts
 FILTERED_EF_FACTOR = 2.0  # filtered ef = FACTOR * ef / (share of rows the filter keeps)
-_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 _MAX_CATS, _MAX_STR, _MAX_TEXT = 64, 512, 65_535
 _CONNECT_TIMEOUT_S = 5.0
 _BUILD_WAIT_S = 120.0
@@ -293,12 +292,7 @@ def split_url(url: str) -> tuple[str, str, str, bool]:
     """(client URI, token, index name, is Milvus Lite) of a Milvus location URL."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    names = [v for k, v in query if k == "index"]
-    name = names[-1] if names else "podsearch"
-    if not _NAME.fullmatch(name):
-        raise QueryError(
-            f"index name {name!r} in {redact(url)}: use 1-40 lower-case letters, digits or _"
-        )
+    name = index_name(url, query)
     scheme = parts.scheme.lower()
     if scheme == "milvus-lite":
         if parts.netloc or not parts.path.endswith(".db"):

@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import numpy as np
 
 from podsearch.errors import IndexStateError, MissingDependencyError, QueryError, ServerError
-from podsearch.index.backends import redact
+from podsearch.index.backends import index_name, redact
 from podsearch.index.base import (
     CatalogStore,
     KeywordDoc,
@@ -62,7 +62,6 @@ PG_CONFIGS: dict[str, str] = {
     "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "es": "spanish",
     "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
 }  # fmt: skip
-_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 # Filtered or small: exact scan. HNSW at a low ef_search loses far-away (cross-lingual) targets:
 # on the embedded index efSearch 128 lost 47 of 348 exact top-30 targets and 512 lost 16
 # (bench/results/quality_bench.md), so both settings follow that measurement. Not yet
@@ -85,12 +84,7 @@ def split_url(url: str) -> tuple[str, str]:
     """(libpq URL without podsearch's own ``index`` parameter, index name)."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    names = [v for k, v in query if k == "index"]
-    name = names[-1] if names else "podsearch"
-    if not _NAME.fullmatch(name):
-        raise QueryError(
-            f"index name {name!r} in {redact(url)}: use 1-40 lower-case letters, digits or _"
-        )
+    name = index_name(url, query)
     rest = urlencode([(k, v) for k, v in query if k != "index"])
     return parts._replace(query=rest).geturl(), name
 
