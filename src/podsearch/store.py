@@ -166,6 +166,23 @@ def _row_to_episode(r: sqlite3.Row | tuple) -> Episode:
     )
 
 
+def id_conflict(where: str, ep: Episode, stored: tuple[str, str, str]) -> SkippedRow | None:
+    """The skip for ``ep`` when the stored episode with its id, ``(content hash, source,
+    show id)``, is another catalog's episode of another show: two different episodes whose ids
+    collide. (Same show = the same catalog re-exported elsewhere: an update.)"""
+    _, source, show_id = stored
+    if not (source and ep.source and source != ep.source and show_id != ep.show_id):
+        return None
+    return SkippedRow(
+        where=where,
+        reason=(
+            f"id conflict: episode id {ep.episode_id!r} already comes from {source!r}; "
+            "ingest this catalog with an id prefix (--id-prefix) to keep both"
+        ),
+        record_id=ep.episode_id,
+    )
+
+
 def _episode_values(ep: Episode) -> tuple:
     return (
         ep.episode_id,
@@ -296,20 +313,8 @@ class SqliteCatalogStore:
                     )
                     cur.execute("DELETE FROM tombstones WHERE episode_id=?", (ep.episode_id,))
                     report.imported += 1
-                elif row[1] and ep.source and row[1] != ep.source and row[2] != ep.show_id:
-                    # Same id, other catalog, other show: two different episodes whose ids
-                    # collide. (Same show = the same catalog re-exported elsewhere: update.)
-                    report.skipped.append(
-                        SkippedRow(
-                            where=f"{data.source} episode {i + 1}",
-                            reason=(
-                                f"id conflict: episode id {ep.episode_id!r} already comes from "
-                                f"{row[1]!r}; ingest this catalog with an id prefix "
-                                "(--id-prefix) to keep both"
-                            ),
-                            record_id=ep.episode_id,
-                        )
-                    )
+                elif conflict := id_conflict(f"{data.source} episode {i + 1}", ep, row):
+                    report.skipped.append(conflict)
                 elif row[0] == h:
                     report.unchanged += 1
                 else:

@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from podsearch.errors import IndexStateError, QueryError
-from podsearch.models import Episode, IngestReport, Show, SkippedRow
+from podsearch.models import Episode, IngestReport, Show
 from podsearch.store import (
     _EP_COLS,
     _episode_values,
     _row_to_episode,
     category_counts,
+    id_conflict,
     show_from_row,
 )
 
@@ -186,18 +187,8 @@ class PgCatalogStore:
                 if row is None:
                     inserts.append((*_episode_values(ep), h, now))
                     report.imported += 1
-                elif row[1] and ep.source and row[1] != ep.source and row[2] != ep.show_id:
-                    report.skipped.append(
-                        SkippedRow(
-                            where=f"{data.source} episode {i + 1}",
-                            reason=(
-                                f"id conflict: episode id {ep.episode_id!r} already comes from "
-                                f"{row[1]!r}; ingest this catalog with an id prefix "
-                                "(--id-prefix) to keep both"
-                            ),
-                            record_id=ep.episode_id,
-                        )
-                    )
+                elif conflict := id_conflict(f"{data.source} episode {i + 1}", ep, row):
+                    report.skipped.append(conflict)
                     continue
                 elif row[0] == h:
                     report.unchanged += 1
