@@ -219,6 +219,15 @@ class PgDatabase:
             row = conn.execute(self.sql.SQL("SELECT count(*) FROM {}").format(table))
             return int(row.fetchone()[0])  # type: ignore[index]
 
+    def delete_ids(self, table: Any, ids: Sequence[str]) -> int:
+        """Delete the rows of ``table`` (an identifier from ``table()``) with these ids, in one
+        transaction; how many there were."""
+        if not ids:
+            return 0
+        q = self.sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(table)
+        with self.connection() as conn, conn.transaction():
+            return conn.execute(q, [list(dict.fromkeys(ids))]).rowcount
+
     def close(self) -> None:
         self.pool.close()
 
@@ -358,11 +367,7 @@ class PgVectorIndex:
             cur.executemany(q, rows)
 
     def delete(self, ids: Sequence[str]) -> int:
-        if not ids:
-            return 0
-        q = self.db.sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(self._t)
-        with self.db.connection() as conn, conn.transaction():
-            return conn.execute(q, [list(dict.fromkeys(ids))]).rowcount
+        return self.db.delete_ids(self._t, ids)
 
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not ids:
@@ -495,11 +500,7 @@ class PgKeywordIndex:
         self._langs |= {d.payload.language for d in last.values()}
 
     def delete(self, ids: Sequence[str]) -> int:
-        if not ids:
-            return 0
-        q = self.db.sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(self._t)
-        with self.db.connection() as conn, conn.transaction():
-            return conn.execute(q, [list(dict.fromkeys(ids))]).rowcount
+        return self.db.delete_ids(self._t, ids)
 
     def reset(self) -> None:
         with self.db.connection() as conn, conn.transaction():
