@@ -20,7 +20,8 @@ Why this design:
   the word-for-word text D; a query is the OR of its words, analysed with ``simple`` and every
   configuration the index's languages use, ranked by ``ts_rank`` with every weight class
   equal and no length normalisation (chosen on the curated queries' tune split: MRR@30 0.454
-  vs 0.189 for the title-weighted, length-normalised rank; held-out 0.242 vs 0.154). It is not
+  vs 0.189 for the title-weighted, length-normalised rank; held-out 0.242 vs 0.154; a one-off
+  probe, not yet rerun by bench/backend_bench.py). It is not
   BM25: scores differ from tantivy's (MRR@30 0.425 over all curated queries), the filters do
   not.
 """
