@@ -65,7 +65,14 @@ def real_vectors() -> tuple[np.ndarray, np.ndarray, list[str]]:
     state = json.loads((gen / "state.json").read_text())
     cols = np.load(gen / "columns.npz")
     alive = cols["alive"]
-    vecs = np.load(gen / "vectors.npy", mmap_mode="r")[alive]
+    if (gen / "vectors.npy").exists():  # vector index format 1
+        vecs = np.load(gen / "vectors.npy", mmap_mode="r")[alive]
+    else:  # format 2: the rows are the HNSW storage
+        import faiss
+
+        hnsw = faiss.read_index(str(gen / "hnsw.faiss"))
+        xb = faiss.downcast_index(hnsw.storage).get_xb()
+        vecs = faiss.rev_swig_ptr(xb, hnsw.ntotal * DIM).reshape(hnsw.ntotal, DIM)[alive]
     return np.asarray(vecs, dtype=np.float32), cols["lang"][alive], list(state["langs"])
 
 

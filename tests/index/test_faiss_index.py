@@ -186,3 +186,51 @@ def test_filters_use_exact_search_up_to_exact_max(tmp_path: Path, clustered) -> 
     idx.search(x[:1], 5, Filters(categories=("music",)))  # 4500 allowed -> HNSW walk
     idx.search(x[:1], 5)  # unfiltered -> HNSW
     assert calls == [500]
+
+
+def test_hnsw_holds_its_vectors_once_and_reads_format_1(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]
+    """The float32 rows of an "hnsw" index are the HNSW storage itself (no second copy in
+    memory or on disk); a generation written by format 1 (with vectors.npy) still opens."""
+    import json
+
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    idx.upsert(ids[:300], x[:300], payloads[:300])
+    idx.upsert(ids[300:600], x[300:600], payloads[300:600])  # the storage grows in between
+    assert idx._vecs.nbytes == 0
+    np.testing.assert_array_equal(idx._memory(), x[:600])
+    idx.commit()
+    gen = tmp_path / "v" / (tmp_path / "v" / "CURRENT").read_text().strip()
+    assert not (gen / "vectors.npy").exists()
+    again = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    assert again._vecs.nbytes == 0
+    np.testing.assert_array_equal(again.get_vectors(["d599"])["d599"], x[599])
+    # format 1: the same generation with vectors.npy beside it
+    np.save(gen / "vectors.npy", x[:600])
+    state = json.loads((gen / "state.json").read_text())
+    (gen / "state.json").write_text(json.dumps({**state, "format": 1}))
+    old = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    assert old.search(x[7:8], 1)[0][0][0] == "d7" and old._vecs.nbytes == 0
+    (gen / "state.json").write_text(json.dumps({**state, "count": 599}))
+    with pytest.raises(IndexStateError, match="rebuild"):
+        FaissVectorIndex(tmp_path / "v", x.shape[1])
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "hnsw-sq8"])
+def test_filtered_exact_scores_kept_rows_in_place(tmp_path: Path, clustered, kind: str) -> None:  # type: ignore[no-untyped-def]
+    """The filtered exact path (rows scored where they lie, one query at a time; a gathered
+    copy for batches) returns the exact top k with exact cosines, alone and in a batch."""
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1], kind=kind, exact_max=10_000)
+    idx.upsert(ids, x, payloads)  # not committed: compressed kinds hold the rows in memory too
+    rng = np.random.default_rng(5)
+    q = unit(x[rng.integers(0, len(x), 12)] + 0.3 * rng.normal(size=(12, x.shape[1])))
+    health = np.array(["Health" in p.categories for p in payloads])
+    sims = q @ x.T
+    sims[:, ~health] = -np.inf
+    for got in (idx.search(q[:3], 10, Filters(categories=("health",))),
+                idx.search(q, 10, Filters(categories=("health",)))):  # fmt: skip
+        for g, row in zip(got, sims[: len(got)], strict=True):
+            top = np.argsort(-row)[:10]
+            assert [i for i, _ in g] == [f"d{t}" for t in top]
+            np.testing.assert_allclose([s for _, s in g], row[top], rtol=1e-5, atol=1e-6)
