@@ -78,6 +78,9 @@ class _Worker:
 
     def __init__(self, recipe: Callable[[], Encoder], threads: int) -> None:
         os.environ["PODSEARCH_THREADS"] = str(threads)  # before the model is loaded
+        from podsearch.encode.onnx import prefer_lean_tokenizer
+
+        prefer_lean_tokenizer()  # documents only (same ids, 230 MiB less per worker)
         self.encoder = recipe()
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:

@@ -116,7 +116,7 @@ def test_token_budget_batches_give_each_text_its_own_vector(
     words = ["health", "sleep", "bread", "baker", "marathon", "coral", "black", "hole"]
     docs = [" ".join(rng.choice(words, size=int(rng.integers(1, 40)))) for _ in range(60)]
     items = [enc.passage_prefix + d for d in docs]
-    plan = enc._plan(items, 16)
+    plan = enc._plan([len(t) for t in enc._token_ids(items)], 16)
     assert sorted(np.concatenate(plan).tolist()) == list(range(60))
     lengths = [len(enc._full_tokenizer().encode(t).ids) for t in items]
     for idx in plan:

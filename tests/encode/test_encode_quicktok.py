@@ -114,3 +114,40 @@ def test_same_ids_as_xlmr_on_real_titles(tmp_path: Path) -> None:
     words = " ".join(TEXTS + texts).split()
     mixed = [" ".join(rng.choices(words, k=rng.randint(1, 12))) for _ in range(300)]
     check_same(model_dir, TEXTS + texts + mixed, max_length=256)
+
+
+def test_texts_longer_than_max_length_words_give_the_same_ids(tmp_path: Path) -> None:
+    """Only the first max_length words' pieces are looked up (later tokens are truncated
+    away): the ids stay those of the full tokenizer."""
+    model_dir = tiny_unigram(tmp_path / "m")
+    rng = random.Random(4)
+    words = ["the", "history", "roman", "åäö", "日本語", "xyz", "ab", "qq", "of", "üb", "zzq"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(10, 120))) for _ in range(40)]
+    check_same(model_dir, texts, max_length=16)
+
+
+@pytest.mark.integration
+def test_lean_indexing_never_loads_the_full_tokenizer(tmp_path: Path) -> None:
+    """prefer_lean_tokenizer: documents are tokenised by restricted tokenizers (the full
+    XLM-R one is never loaded) and get the same vectors; a text holding a special token's
+    text takes the full tokenizer."""
+    from podsearch.encode import load_encoder
+    from podsearch.encode import onnx as onnx_mod
+
+    rng = random.Random(5)
+    words = " ".join(TEXTS).split() + ["hälsa", "jul", "mat", "sömn", "Weihnachten", "salud"]
+    docs = [" ".join(rng.choices(words, k=rng.randint(3, 300))) for _ in range(40)]
+    full = load_encoder("me5-small", backend="onnx")
+    want = full.encode_documents(docs)
+    onnx_mod.prefer_lean_tokenizer(True)
+    try:
+        lean = onnx_mod.OnnxEncoder(
+            full.model_dir, "me5-small", passage_prefix=full.passage_prefix, max_seq_length=256
+        )
+        got = lean.encode_documents(docs)
+        assert lean._tokenizer is None
+        np.testing.assert_allclose(got, want, atol=1e-5)
+        lean.encode_documents(["what is <mask> here"])
+        assert lean._tokenizer is not None
+    finally:
+        onnx_mod.prefer_lean_tokenizer(False)

@@ -39,6 +39,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Encode new and changed episodes and update the vector and keyword indexes."""
+        from podsearch.encode.onnx import prefer_lean_tokenizer
+
+        prefer_lean_tokenizer()  # documents only: the full tokenizer's 280 MiB is not needed
         remote = None
         if distributed or ray_address:
             from podsearch.distributed import RayEncoding

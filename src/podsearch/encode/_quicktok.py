@@ -63,7 +63,9 @@ class QuickTokenizer:
         for text in texts:
             norm = normalizer.normalize_str(text) if normalizer is not None else text
             words = [w for w, _ in pre.pre_tokenize_str(norm)] if pre is not None else [norm]
-            for w in words:
+            # Each word gives at least one token, so tokens past the first max_length words
+            # are truncated away: their pieces are not needed.
+            for w in words[: self._max_length]:
                 for i in range(len(w)):
                     for j in range(i + 1, min(len(w), i + self._max_piece) + 1):
                         k = self._index.get(w[i:j])
