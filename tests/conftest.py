@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,49 @@ EPISODES = [
     ("e8", "3", "Schwarze Löcher", "Wie Astronomen schwarze Löcher fotografieren.",
      "2020-06-06 08:00:00+00"),
 ]  # fmt: skip
+
+
+# Exports of the tests' throwaway models (built in temporary folders): never kept.
+_TEST_MODEL = re.compile(r"^(tiny-.*|model-[0-9a-f]{8})(-onnx.*)?$")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """$PODSEARCH_CACHE for the session: a temporary folder, so that the ONNX exports of the
+    tiny models tests build do not pile up in the user's cache (one per temporary path). The
+    user's cached models are linked in (not unpacked or exported again); what the session adds
+    for packaged models (a first run on a fresh machine) is moved to the user's cache after,
+    as a normal run would have kept it."""
+    from podsearch.encode._cache import cache_root
+
+    real = cache_root()
+    cache = tmp_path_factory.mktemp("podsearch-cache")
+    (cache / "models").mkdir()
+    for top in real.glob("*") if real.is_dir() else []:
+        if top.name != "models":
+            (cache / top.name).symlink_to(top)
+    for entry in (real / "models").glob("*") if (real / "models").is_dir() else []:
+        if not _TEST_MODEL.match(entry.name):
+            (cache / "models" / entry.name).symlink_to(entry)
+    before = os.environ.get("PODSEARCH_CACHE")
+    os.environ["PODSEARCH_CACHE"] = str(cache)
+    try:
+        yield cache
+    finally:
+        if before is None:
+            os.environ.pop("PODSEARCH_CACHE", None)
+        else:
+            os.environ["PODSEARCH_CACHE"] = before
+        for sub in (cache, cache / "models"):
+            for entry in list(sub.iterdir()):
+                if entry.is_symlink() or entry.name.startswith(".") or entry == cache / "models":
+                    continue
+                if _TEST_MODEL.match(entry.name) and sub.name == "models":
+                    continue
+                dest = real / entry.relative_to(cache)
+                if not dest.exists():
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(str(entry), str(dest))
 
 
 def write_catalog(folder: Path, shows=SHOWS, episodes=EPISODES) -> Path:  # type: ignore[no-untyped-def]
