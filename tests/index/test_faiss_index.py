@@ -234,3 +234,22 @@ def test_filtered_exact_scores_kept_rows_in_place(tmp_path: Path, clustered, kin
             top = np.argsort(-row)[:10]
             assert [i for i, _ in g] == [f"d{t}" for t in top]
             np.testing.assert_allclose([s for _, s in g], row[top], rtol=1e-5, atol=1e-6)
+
+
+def test_language_and_show_postings_follow_writes(tmp_path: Path, clustered) -> None:  # type: ignore[no-untyped-def]
+    """Language and show filters read posting lists: a write after a filtered search (a new
+    language, a moved episode, a delete) is seen by the next one."""
+    ids, x, payloads = clustered
+    idx = FaissVectorIndex(tmp_path / "v", x.shape[1])
+    idx.upsert(ids[:1000], x[:1000], payloads[:1000])
+    sv = Filters(languages=("sv",))
+    assert {i for i, _ in idx.search(x[:1], 50, sv)[0]} == {f"d{i}" for i in range(0, 1000, 100)}
+    idx.upsert(["new"], x[5:6], [DocPayload("fi", "s1")])
+    idx.upsert(["d100"], x[100:101], [DocPayload("fi", "s9")])  # leaves Swedish
+    idx.delete(["d200"])
+    got = {i for i, _ in idx.search(x[:1], 50, sv)[0]}
+    assert got == {f"d{i}" for i in range(0, 1000, 100)} - {"d100", "d200"}
+    fi = idx.search(x[5:6], 5, Filters(languages=("fi",)))[0]
+    assert [i for i, _ in fi][:1] == ["new"] and {i for i, _ in fi} == {"new", "d100"}
+    shows = idx.search(x[:1], 100, Filters(show_ids=("s9",), languages=("fi",)))[0]
+    assert [i for i, _ in shows] == ["d100"]

@@ -348,6 +348,7 @@ class FaissVectorIndex:
         self._cats: list[tuple[int, ...]] = []
         self._langs, self._shows, self._catv = _Vocab(), _Vocab(), _Vocab()
         self._cat_index: dict[int, np.ndarray] | None = None
+        self._postings: dict[str, dict[int, np.ndarray]] = {}  # column -> code -> slots
         self._dirty = False
 
     def _new_hnsw(self) -> faiss.IndexHNSWFlat:
@@ -488,6 +489,7 @@ class FaissVectorIndex:
             if self._hnsw is not None:
                 self._hnsw.add(block)  # its storage is the only copy
                 self._cat_index = None
+                self._postings = {}
                 self._dirty = True
                 return
             t = start - self._disk_n
@@ -495,6 +497,7 @@ class FaissVectorIndex:
             if self._ann.incremental and self._ann.ntotal == start and start > 0:
                 self._ann.add(block)  # a trained compressed index takes new vectors as they come
             self._cat_index = None
+            self._postings = {}
             self._dirty = True
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -521,12 +524,14 @@ class FaissVectorIndex:
         mask = self._alive[:n].copy()
         if filters is None or filters.empty:
             return mask
+        # Languages and shows through posting lists (work in proportion to what they keep,
+        # not to the index: at 1 M vectors a scan of the column took ~4 ms).
         if filters.languages:
             codes = [self._langs.codes[x] for x in filters.languages if x in self._langs.codes]
-            mask &= np.isin(self._lang[:n], codes)
+            mask &= self._slots_mask("lang", codes)
         if filters.show_ids:
             codes = [self._shows.codes[x] for x in filters.show_ids if x in self._shows.codes]
-            mask &= np.isin(self._show[:n], codes)
+            mask &= self._slots_mask("show", codes)
         if filters.categories:
             cat_mask = np.zeros(n, dtype=bool)
             index = self._category_index()
@@ -544,6 +549,24 @@ class FaissVectorIndex:
                 has &= d <= int(filters.date_to.timestamp())
             mask &= has
         return mask
+
+    def _slots_mask(self, column: str, codes: list[int]) -> np.ndarray:
+        """The slots whose ``column`` ("lang" or "show") holds one of ``codes``, as a mask."""
+        n = self._n
+        index = self._postings.get(column)
+        if index is None:
+            values = (self._lang if column == "lang" else self._show)[:n]
+            order = np.argsort(values, kind="stable")
+            uniq, starts = np.unique(values[order], return_index=True)
+            bounds = [*starts.tolist(), n]
+            index = {int(c): order[bounds[i] : bounds[i + 1]] for i, c in enumerate(uniq)}
+            self._postings[column] = index
+        out = np.zeros(n, dtype=bool)
+        for c in codes:
+            slots = index.get(c)
+            if slots is not None:
+                out[slots] = True
+        return out
 
     def _category_index(self) -> dict[int, np.ndarray]:
         if self._cat_index is None:
@@ -825,8 +848,8 @@ class FaissVectorIndex:
     _STATE = (
         "_hnsw", "_ann", "_disk", "_disk_n", "_disk_file", "_vecs", "_n", "_ids", "_slot",
         "_alive", "_lang", "_show", "_date", "_cats", "_langs", "_shows", "_catv", "_cat_index",
-        "_dirty", "_loaded_gen", "kind", "quantized", "m", "ef_search", "refine", "exact_max",
-        "exact_fraction", "_configured",
+        "_postings", "_dirty", "_loaded_gen", "kind", "quantized", "m", "ef_search", "refine",
+        "exact_max", "exact_fraction", "_configured",
     )  # fmt: skip
 
     def refresh(self) -> bool:
