@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--train-embeddings", action="store_true")
+    ap.add_argument("--max-pairs", type=int, help="train on a seeded sample of this many pairs")
     ap.add_argument("--hard-negatives", type=int, default=0)
     ap.add_argument("--negative-margin", type=float, default=0.05)
     ap.add_argument("--alphas", default="0.25,0.5,0.75")
@@ -80,6 +81,7 @@ def main() -> None:
         batch_size=args.batch_size, max_seq_length=args.max_seq_length, learning_rate=args.lr,
         epochs=args.epochs, seed=args.seed, freeze_embeddings=not args.train_embeddings,
         hard_negatives=args.hard_negatives, negative_margin=args.negative_margin,
+        max_pairs=args.max_pairs,
     )  # fmt: skip
     alphas = [float(a) for a in args.alphas.split(",") if a]
     if args.alphas_only:
