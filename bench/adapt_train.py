@@ -74,7 +74,7 @@ def main() -> None:
 
     from podsearch import Podsearch
     from podsearch.train.finetune import TrainSettings
-    from podsearch.train.pipeline import check_queries, train_model
+    from podsearch.train.pipeline import check_queries, cross_lingual_qids, train_model
 
     t0 = time.time()
     settings = TrainSettings(
@@ -113,6 +113,7 @@ def main() -> None:
         ps, pairs, args.out, settings, fractions=fractions, overwrite=True,  # type: ignore[arg-type]
         progress=progress, log=lambda m: print(m, flush=True), roundtrip_k=args.filter_k,
         heldout=check_queries(curated), pool_size=args.pool,
+        heldout_groups={"cross-lingual": cross_lingual_qids(curated)},
     )  # fmt: skip
     card_path = Path(args.out) / "podsearch-card.json"
     ru = resource.getrusage(resource.RUSAGE_SELF)

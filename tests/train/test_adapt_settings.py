@@ -4,6 +4,7 @@ held-out check keeps the base unless the tuned model wins."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -114,6 +115,42 @@ def test_heldout_check_keeps_the_base_unless_the_tuned_model_wins() -> None:
     forced = decide(base, worse, keep_tuned=True)
     assert forced["kept"] == "tuned" and forced["forced"]
     assert decide({}, {})["kept"] == "base"
+
+
+def test_heldout_check_guards_recall_and_cross_lingual_queries() -> None:
+    """A higher mean is not enough: fewer targets in the top 30, or a lower MRR@30 on the
+    cross-lingual queries (a group of at least min_group), keeps the base."""
+    cross = [f"x{i}" for i in range(10)]
+    base = {**{f"m{i}": 0.5 for i in range(20)}, **{q: 0.5 for q in cross}}
+    mono_up = {**{f"m{i}": 1.0 for i in range(20)}, **{q: 0.25 for q in cross}}
+    verdict = decide(base, mono_up, groups={"cross-lingual": cross})
+    assert verdict["tuned_mrr@30"] > verdict["base_mrr@30"] and verdict["kept"] == "base"
+    assert verdict["blocked_by"] == ["cross-lingual"]
+    assert verdict["groups"]["cross-lingual"]["queries"] == 10
+    assert decide(base, mono_up, groups={"cross-lingual": cross[:9]})["kept"] == "tuned"
+    assert decide(base, mono_up)["kept"] == "tuned"  # no group: the mean decides
+    lost = {**{f"m{i}": 1.0 for i in range(20)}, **{q: 0.5 for q in cross}}
+    lost["x0"] = 0.0  # the mean rises but one target leaves the top 30
+    assert decide(base, lost)["blocked_by"] == ["R@30"] and decide(base, lost)["kept"] == "base"
+    both_up = {q: v + 0.25 for q, v in base.items()}
+    assert decide(base, both_up, groups={"cross-lingual": cross})["kept"] == "tuned"
+
+
+def test_cross_lingual_qids_name_queries_as_the_check_does(tmp_path: Path) -> None:
+    from podsearch.train.pipeline import check_queries, cross_lingual_qids
+
+    path = tmp_path / "q.jsonl"
+    rows = [
+        {"qid": "a", "query": "jul mat", "episode_id": "e1", "query_language": "sv",
+         "episode_language": "en"},
+        {"qid": "b", "query": "christmas food", "episode_id": "e1", "query_language": "en",
+         "episode_language": "en"},
+        {"qid": "c", "query": "no languages", "episode_id": "e2"},
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in rows), "utf-8")
+    curated = [("cur", path, None, "")]
+    names = {q for q, _, _ in check_queries(curated)}
+    assert cross_lingual_qids(curated) == {"cur:a"} and "cur:a" in names
 
 
 def test_heldout_ranks_within_a_pool() -> None:

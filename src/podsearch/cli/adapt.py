@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
         from podsearch.train.pipeline import (
             CARD_JSON,
             check_queries,
+            cross_lingual_qids,
             evaluate_adaptation,
             train_model,
             tuned_index,
@@ -112,6 +113,7 @@ def register(app: typer.Typer) -> None:
                     ps, read_pairs(pairs_path), model_dir, settings, fractions=parse_split(split),
                     overwrite=True, progress=train_progress(not quiet), log=say,
                     roundtrip_k=filter_k, heldout=check_queries(curated), keep_tuned=keep_tuned,
+                    heldout_groups={"cross-lingual": cross_lingual_qids(curated)},
                 )  # fmt: skip
             times["fine-tuning"] = time.perf_counter() - t
             card = json.loads((model_dir / CARD_JSON).read_text("utf-8"))

@@ -3,13 +3,16 @@
 Each held-out query (synthetic eval-split queries, plus curated ones when given) searches a
 pool of episodes: every query's target plus a seeded sample of other catalog episodes. Both
 models encode the same pool, so the check costs two pool encodings instead of two indexes.
-The tuned model is kept only if its mean reciprocal rank (MRR@30) on these queries is higher.
+The tuned model is kept only if its mean reciprocal rank (MRR@30) on these queries is higher,
+it finds at least as many targets in its top 30 (R@30), and no guarded group of queries (the
+cross-lingual ones: the default model's first skill, which the first fine-tuning runs lost
+while the mean rose) has a lower MRR@30.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,10 +56,17 @@ def reciprocal_ranks(
 
 
 def decide(
-    base: Mapping[str, float], tuned: Mapping[str, float], *, keep_tuned: bool = False
+    base: Mapping[str, float],
+    tuned: Mapping[str, float],
+    *,
+    keep_tuned: bool = False,
+    groups: Mapping[str, Collection[str]] | None = None,
+    min_group: int = 10,
 ) -> dict[str, Any]:
-    """Which model to keep: the tuned one only if its MRR@30 on the held-out queries is higher
-    (or ``keep_tuned``); with no held-out query there is no evidence, so the base stays."""
+    """Which model to keep: the tuned one only if its MRR@30 on the held-out queries is higher,
+    its R@30 is not lower, and the MRR@30 of each of ``groups`` (name -> qids; those with at
+    least ``min_group`` queries) is not lower; or ``keep_tuned``. With no held-out query there
+    is no evidence, so the base stays."""
     from podsearch.evaluate.significance import paired_test
 
     qids = sorted(set(base) & set(tuned))
@@ -64,11 +74,34 @@ def decide(
     t = [tuned[q] for q in qids]
     mb = float(np.mean(b)) if qids else 0.0
     mt = float(np.mean(t)) if qids else 0.0
-    wins = bool(qids) and mt > mb
+    rb = float(np.mean([x > 0 for x in b])) if qids else 0.0
+    rt = float(np.mean([x > 0 for x in t])) if qids else 0.0
+    blocked: list[str] = []
+    if qids and rt < rb:
+        blocked.append("R@30")
+    per_group: dict[str, dict[str, float | int]] = {}
+    for name, members in (groups or {}).items():
+        g = [q for q in qids if q in set(members)]
+        if len(g) < min_group:
+            continue
+        gb = float(np.mean([base[q] for q in g]))
+        gt = float(np.mean([tuned[q] for q in g]))
+        per_group[name] = {
+            "queries": len(g),
+            "base_mrr@30": round(gb, 4),
+            "tuned_mrr@30": round(gt, 4),
+        }
+        if gt < gb:
+            blocked.append(name)
+    wins = bool(qids) and mt > mb and not blocked
     return {
         "queries": len(qids),
         "base_mrr@30": round(mb, 4),
         "tuned_mrr@30": round(mt, 4),
+        "base_r@30": round(rb, 4),
+        "tuned_r@30": round(rt, 4),
+        "groups": per_group,
+        "blocked_by": blocked,
         "tuned_wins": wins,
         "kept": "tuned" if wins or keep_tuned else "base",
         "forced": keep_tuned and not wins,

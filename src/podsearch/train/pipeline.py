@@ -10,7 +10,7 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ def train_model(
     heldout: Sequence[tuple[str, str, str]] = (),
     pool_size: int = 2000,
     keep_tuned: bool = False,
+    heldout_groups: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
     """Split ``pairs`` by episode, round-trip filter the train split (only it: the held-out
     splits are not chosen by the base model), measure in-batch MRR@5 of the base model,
@@ -50,7 +51,8 @@ def train_model(
     ``roundtrip_k``: keep a training pair only if the index's own (base) model ranks its
     episode in the top k of the whole catalog (None: no filter). ``heldout``: extra
     (qid, query, episode id) queries for the held-out check (curated ones), beside the eval
-    split's generated queries. ``card["kept"]`` says which model won (see evaluate.heldout).
+    split's generated queries; ``heldout_groups``: qids of groups whose MRR@30 must not drop
+    (``cross_lingual_qids``). ``card["kept"]`` says which model won (see evaluate.heldout).
     """
     from podsearch.encode.st import SentenceTransformerEncoder
     from podsearch.evaluate.heldout import decide, heldout_pool, reciprocal_ranks
@@ -102,7 +104,7 @@ def train_model(
     after = inbatch_mrr(enc, eval_pairs, episodes) if before else None  # model trained in place
     after_test = inbatch_mrr(enc, test_gen, episodes) if test_gen else None
     tuned_rr = reciprocal_ranks(enc, check_q, episodes, pool)
-    verdict = decide(base_rr, tuned_rr, keep_tuned=keep_tuned)
+    verdict = decide(base_rr, tuned_rr, keep_tuned=keep_tuned, groups=heldout_groups)
     verdict["pool"] = len(pool)
     verdict["curated_queries"] = sum(1 for q in heldout if q[2] in episodes)
     verdict["per_query"] = {"base": base_rr, "tuned": tuned_rr}
@@ -110,6 +112,7 @@ def train_model(
         f"held-out check ({verdict['queries']} queries, pool of {len(pool)} episodes): "
         f"MRR@30 base {verdict['base_mrr@30']:.3f}, fine-tuned {verdict['tuned_mrr@30']:.3f} "
         f"-> keeping the {verdict['kept']} model"
+        + (f" (lower on {', '.join(verdict['blocked_by'])})" if verdict["blocked_by"] else "")
         + (" (forced by --keep-tuned)" if verdict["forced"] else "")
     )
     splits.write(out / "splits")
@@ -161,6 +164,23 @@ def check_queries(
             if marked and q.get("split") != "tune":
                 continue
             out += [(f"{name}:{qid}", texts[qid], e) for e in qrels[qid]][:1]
+    return out
+
+
+def cross_lingual_qids(
+    curated: Sequence[tuple[str, str | Path, str | None, str]],
+) -> set[str]:
+    """The qids (as ``check_queries`` names them) of curated queries whose language differs
+    from their episode's (``query_language`` / ``episode_language``), for ``heldout_groups``."""
+    from podsearch.evaluate.metrics import query_id
+
+    out: set[str] = set()
+    for name, path, corpus, prefix in curated:
+        rows, _texts, _qrels = curated_queries(path, corpus, prefix)
+        for q in rows:
+            ql, el = q.get("query_language"), q.get("episode_language")
+            if ql and el and ql != el:
+                out.add(f"{name}:{query_id(q)}")
     return out
 
 
