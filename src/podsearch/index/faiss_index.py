@@ -20,7 +20,7 @@ Why this design:
 
 Compressed indexes (``kind``, the ``vector_index`` setting; recorded in the index, so a reopen
 uses what the index was built with): ``hnsw-sq8`` (HNSW over int8 scalar-quantised vectors),
-``ivf-pq`` (an inverted file over product-quantised codes, 48 bytes a vector) and ``scann``
+``ivf-pq`` (an inverted file over product-quantised codes, 96 bytes a vector) and ``scann``
 (Google ScaNN's anisotropic quantisation, optional ``scann`` package). They hold only the
 compressed codes in memory; the float32 originals stay on disk (``vectors.npy``, read through
 pread for a few rows, else a memory map released after each read), and the ``refine`` x k best
@@ -73,7 +73,10 @@ _EFFORT = {"hnsw": 512, "hnsw-sq8": 128, "ivf-pq": 48, "scann": 48}
 # 15 ms; 2.5k kept 1.2 ms; bench/results/scale_bench.md). ScaNN has no scan: it searches exactly
 # over the on-disk originals (a page fault each).
 SCAN_MAX = {"hnsw-sq8": 20_000, "ivf-pq": 20_000, "scann": 20_000}
-_PQ_BYTES = 48  # ivf-pq: sub-quantisers of 8 bits each (384-d: 8 dims per byte)
+# ivf-pq: sub-quantisers of 8 bits each (384-d: 4 dims per byte). 48 bytes (8 dims each) ranked
+# the tight clusters of real mE5 vectors poorly: recall@10 0.95 needed 100 re-scored candidates
+# per result (8-10 ms); 96 bytes reached 0.955 with 10 (bench/results/scale_bench_1m.md).
+_PQ_BYTES = 96
 
 
 class _Vocab:
@@ -126,11 +129,11 @@ class _FaissAnn:
             n_train = min(n, 65_536)
         else:
             nlist = max(1, min(int(2 * math.sqrt(n)), n // 39))
-            # Sub-vectors of at least 8 dims (384-d: 48 bytes a vector).
+            # Sub-vectors of at least 4 dims (384-d: 96 bytes a vector).
             m = max(
                 d
                 for d in range(1, _PQ_BYTES + 1)
-                if self.dim % d == 0 and self.dim // d >= 8 or d == 1
+                if self.dim % d == 0 and self.dim // d >= 4 or d == 1
             )
             idx = faiss.IndexIVFPQ(
                 faiss.IndexFlatIP(self.dim), self.dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT
