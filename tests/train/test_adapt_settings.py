@@ -162,3 +162,15 @@ def test_heldout_ranks_within_a_pool() -> None:
     enc = FakeEncoder(dim=64)
     rr = reciprocal_ranks(enc, [("q", eps["e0"].text, "e0")], eps, pool)
     assert rr == {"q": 1.0}  # the episode's own text finds it first
+
+
+def test_heldout_pool_holds_the_targets_show_siblings() -> None:
+    """Up to ``siblings`` episodes of each target's show join the pool (the distractors a real
+    index has), then random others; the same seed gives the same pool."""
+    catalog = [f"e{i}" for i in range(200)]
+    shows = {e: f"s{i % 20}" for i, e in enumerate(catalog)}  # 10 episodes per show
+    pool = heldout_pool(["e0", "e1"], catalog, size=5, seed=3, shows=shows, siblings=4)
+    same_show = [e for e in pool if shows[e] in ("s0", "s1") and e not in ("e0", "e1")]
+    assert len(same_show) >= 8 and len(pool) == 2 + 8 + 5 and len(set(pool)) == len(pool)
+    assert pool == heldout_pool(["e0", "e1"], catalog, size=5, seed=3, shows=shows, siblings=4)
+    assert len(heldout_pool(["e0"], catalog, size=5, seed=3)) == 6  # no shows: random only
