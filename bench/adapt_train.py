@@ -69,6 +69,10 @@ def main() -> None:
     ap.add_argument("--alphas", default="0.25,0.5,0.75")
     ap.add_argument("--pool", type=int, default=2000, help="held-out check: other episodes")
     ap.add_argument("--alphas-only", action="store_true", help="only the WiSE-FT curve of OUT")
+    ap.add_argument(
+        "--recheck", action="store_true",
+        help="only the held-out check of OUT again, on today's pool (with show siblings)",
+    )  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -84,6 +88,11 @@ def main() -> None:
         max_pairs=args.max_pairs,
     )  # fmt: skip
     alphas = [float(a) for a in args.alphas.split(",") if a]
+    if args.recheck:
+        ps = Podsearch(args.index, create=False)
+        verdict = recheck(ps, args.out, settings, args.seed, args.pool)
+        (Path(args.out) / "recheck.json").write_text(json.dumps(verdict, indent=2), "utf-8")
+        return
     if args.alphas_only:
         ps = Podsearch(args.index, create=False)
         curve = wise_curve(ps, args.out, settings, alphas, args.seed, args.pool)
@@ -129,6 +138,52 @@ def main() -> None:
         (Path(args.out) / "alphas.json").write_text(json.dumps(curve, indent=2), "utf-8")
 
 
+def recheck(ps: Any, model_dir: str, settings: Any, seed: int, pool_size: int) -> dict[str, Any]:
+    """The held-out check of a trained model again (same queries as its card), on the pool
+    heldout_pool makes now: both models encode it."""
+    from sentence_transformers import SentenceTransformer
+
+    from podsearch.encode.st import SentenceTransformerEncoder
+    from podsearch.evaluate.heldout import decide, heldout_pool, reciprocal_ranks
+    from podsearch.querygen.pipeline import read_pairs as rp
+    from podsearch.train.finetune import load_base
+    from podsearch.train.pipeline import check_queries, cross_lingual_qids
+
+    card = json.loads((Path(model_dir) / "podsearch-card.json").read_text("utf-8"))
+    episodes = {e.episode_id: e for e in ps.store.iter_episodes()}
+    ev = rp(Path(model_dir) / "splits" / "eval.jsonl")
+    check = [p for p in ev if p.generator != "title"] or list(ev)
+    qs = [(f"eval-{i}", p.query, p.episode_id) for i, p in enumerate(check)]
+    curated = [("curated queries (curated)", CURATED, None, PREFIXES)]
+    qs += check_queries(curated)
+    qs = [q for q in qs if q[2] in episodes]
+    shows = {e: ep.show_id for e, ep in episodes.items()}
+    pool = heldout_pool([q[2] for q in qs], list(episodes), pool_size, seed, shows=shows)
+    print(f"recheck: {len(qs)} queries, pool of {len(pool)} episodes", flush=True)
+    base, qp, pp = load_base(settings)
+    base_rr = reciprocal_ranks(
+        SentenceTransformerEncoder(base, "base", query_prefix=qp, passage_prefix=pp),
+        qs, episodes, pool,
+    )  # fmt: skip
+    del base
+    tuned = SentenceTransformer(model_dir, device="cpu")
+    tuned.max_seq_length = settings.max_seq_length
+    tuned_rr = reciprocal_ranks(
+        SentenceTransformerEncoder(tuned, "tuned", query_prefix=qp, passage_prefix=pp),
+        qs, episodes, pool,
+    )  # fmt: skip
+    verdict = decide(base_rr, tuned_rr, groups={"cross-lingual": cross_lingual_qids(curated)})
+    cur = [q[0] for q in qs if not q[0].startswith("eval-")]
+    verdict["curated_tune_mrr@30"] = {
+        name: round(sum(rr[q] for q in cur) / max(len(cur), 1), 4)
+        for name, rr in (("base", base_rr), ("tuned", tuned_rr))
+    }
+    verdict["pool"] = len(pool)
+    verdict["card_pool"] = card["heldout_check"]["pool"]
+    print(json.dumps({k: v for k, v in verdict.items() if k != "paired"}), flush=True)
+    return verdict
+
+
 def wise_curve(
     ps: Any, model_dir: str, settings: Any, alphas: list[float], seed: int, pool_size: int
 ) -> dict[str, Any]:
@@ -151,7 +206,10 @@ def wise_curve(
     qs += check_queries([("curated queries (curated)", CURATED, None, PREFIXES)])
     if {q[0] for q in qs} != set(stored["base"]):
         raise SystemExit("the card's held-out queries differ from these: same --split/--seed?")
-    pool = heldout_pool([q[2] for q in qs], list(episodes), pool_size, seed)
+    shows = {e: ep.show_id for e, ep in episodes.items()}
+    pool = heldout_pool([q[2] for q in qs], list(episodes), pool_size, seed, shows=shows)
+    if len(pool) != card["heldout_check"]["pool"]:
+        raise SystemExit("the card's pool differs from this one (made before siblings?): --recheck")
     base_rr = stored["base"]
     base, qp, _pp = load_base(settings)
     base_state = {k: v.detach().clone() for k, v in base.state_dict().items()}

@@ -664,8 +664,12 @@ def report(args: argparse.Namespace, data: Data, results: dict[str, dict[str, An
     md += [
         "",
         "Memory per million episodes, from the query process's peak RSS less the RSS "
-        "before the engine was opened (Python, numpy and the bench's queries; linear "
-        "scaling of a run at this size, not a 1 M measurement):",
+        "before the engine was opened (Python, numpy and the bench's queries; "
+        + (
+            "measured at 1 M):"
+            if args.n == 1_000_000
+            else "linear scaling of a run at this size, not a 1 M measurement):"
+        ),
         "",
     ]
     for engine in results:

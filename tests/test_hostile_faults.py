@@ -381,11 +381,11 @@ def test_disk_full_while_saving_vectors_is_one_error(
     from podsearch.index import faiss_index
 
     def full(*_a: object, **_k: object) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "vectors.npy")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "hnsw.faiss")
 
     engine.delete(["e4"])
     engine.ingest(tiny_catalog)  # e4 is back, to be indexed
-    monkeypatch.setattr(faiss_index.np, "save", full)
+    monkeypatch.setattr(faiss_index.faiss, "write_index", full)  # the vectors' file
     with pytest.raises(StorageError, match="No space left on device"):
         engine.build_index()
     monkeypatch.undo()

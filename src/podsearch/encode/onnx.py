@@ -49,9 +49,9 @@ MODEL_FILE = "model_int8.onnx"
 FP32_MODEL_FILE = "model.onnx"
 CONFIG_FILE = "podsearch-onnx.json"
 _POOLING = ("mean", "cls")
-# Padded tokens per ONNX Runtime batch (16 texts of 256 tokens, 32 of 128): the activations,
+# Padded tokens per ONNX Runtime batch (12 texts of 256 tokens, 24 of 128): the activations,
 # and with them the arena ONNX Runtime keeps, grow with batch x length^2 (attention).
-MAX_BATCH_TOKENS = 4096
+MAX_BATCH_TOKENS = 3072
 _LENGTH_GROUP = 128  # texts tokenised at once to count tokens (512 long ones hold ~55 MiB)
 # Agreement the exported model must reach with PyTorch before it is cached.
 _MIN_COSINE = 0.97

@@ -222,7 +222,7 @@ class TantivyKeywordIndex:
         self,
         path: Path,
         *,
-        heap_bytes: int = 128_000_000,
+        heap_bytes: int = 48_000_000,
         title_boost: float = _TITLE_BOOST,
         tie_breaker: float | None = _TIE_BREAKER,
         drop_stopwords: bool = True,
@@ -252,6 +252,9 @@ class TantivyKeywordIndex:
         self._index.register_tokenizer("ps_std", _analyzer(None))
         for name in sorted(set(STEMMERS.values())):
             self._index.register_tokenizer(f"ps_{name}", _analyzer(name))
+        # The writer's indexing arena (flushed to a segment when full): 48 MB rather than 128
+        # keeps `podsearch index` of the 19k catalog near 1 GiB of RSS (the model and ONNX
+        # Runtime's activations hold most of it; bench/results/index_memory_19k.md).
         self._heap = heap_bytes
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()

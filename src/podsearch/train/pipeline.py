@@ -82,7 +82,10 @@ def train_model(
     check = [p for p in splits.eval if p.generator != "title"] or list(splits.eval)
     check_q = [(f"eval-{i}", p.query, p.episode_id) for i, p in enumerate(check)]
     check_q += [q for q in heldout if q[2] in episodes]
-    pool = heldout_pool([q[2] for q in check_q], list(episodes), pool_size, settings.seed)
+    shows = {e: ep.show_id for e, ep in episodes.items()}
+    pool = heldout_pool(
+        [q[2] for q in check_q], list(episodes), pool_size, settings.seed, shows=shows
+    )
     base_rr = reciprocal_ranks(enc, check_q, episodes, pool)
     if before:
         log(
