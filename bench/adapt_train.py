@@ -172,7 +172,11 @@ def recheck(ps: Any, model_dir: str, settings: Any, seed: int, pool_size: int) -
         SentenceTransformerEncoder(tuned, "tuned", query_prefix=qp, passage_prefix=pp),
         qs, episodes, pool,
     )  # fmt: skip
-    verdict = decide(base_rr, tuned_rr, groups={"cross-lingual": cross_lingual_qids(curated)})
+    groups = {
+        "curated": [q[0] for q in qs if not q[0].startswith("eval-")],
+        "cross-lingual": cross_lingual_qids(curated),
+    }
+    verdict = decide(base_rr, tuned_rr, groups=groups)
     cur = [q[0] for q in qs if not q[0].startswith("eval-")]
     verdict["curated_tune_mrr@30"] = {
         name: round(sum(rr[q] for q in cur) / max(len(cur), 1), 4)

@@ -146,6 +146,7 @@ def test_adapt_keeps_the_base_when_the_tuned_model_loses(  # type: ignore[no-unt
     card = json.loads((out / "model" / "podsearch-card.json").read_text())
     check = card["heldout_check"]
     assert check["curated_queries"] == 2 and check["queries"] >= 2
+    assert check["groups"]["curated"] == {"queries": 2, "counted": False}  # too few to guard
     assert check["tuned_mrr@30"] < check["base_mrr@30"], check
     assert card["kept"] == "base" and not check["forced"]
     assert "kept the base model minilm" in " ".join(stdout.split())
