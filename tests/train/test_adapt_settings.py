@@ -83,6 +83,22 @@ def test_hard_negatives_are_mined_within_the_margin(tmp_path: Path) -> None:
     )
 
 
+def test_without_enough_hard_negatives_training_goes_on_in_batch_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """A margin no negative can meet (a small catalog): no error, in-batch negatives only, every
+    pair kept, and the report says why."""
+    base = make_tiny_model(tmp_path / "tiny")
+    eps, pairs = data()
+    settings = TrainSettings(
+        base=str(base), batch_size=4, epochs=1, learning_rate=1e-3, max_seq_length=16,
+        hard_negatives=1, negative_margin=1.0, negative_range=5,
+    )  # fmt: skip
+    rep = finetune(pairs, eps, tmp_path / "m", settings)
+    assert rep.pairs == len(pairs)
+    assert "in-batch negatives only" in rep.hard_negatives["fallback"]
+
+
 def test_mined_negatives_respect_the_margin_and_never_the_positive() -> None:
     from podsearch.encode.fake import FakeEncoder
     from podsearch.train.negatives import PrecomputedMiner, mine

@@ -147,12 +147,19 @@ def finetune(
     if settings.hard_negatives > 0:
         from podsearch.train.negatives import mine
 
-        columns, mined = mine(columns, miner or model, settings, prefixes=(qp, pp))
-        if len(columns["anchor"]) < settings.batch_size:
-            raise QueryError(
-                f"{len(columns['anchor'])} pairs have a hard negative, fewer than one batch of "
-                f"{settings.batch_size}: lower --negative-margin or train without them"
+        try:
+            with_negatives, mined = mine(columns, miner or model, settings, prefixes=(qp, pp))
+            found = len(with_negatives["anchor"])
+        except QueryError as e:  # no pair has a negative inside the margin
+            with_negatives, found, mined = columns, 0, {"error": str(e)}
+        if found >= settings.batch_size:
+            columns = with_negatives  # the pairs without a negative are dropped by the miner
+        else:  # a small catalog: train with in-batch negatives only, and say so
+            mined["fallback"] = (
+                f"{found} pairs have a hard negative, fewer than one batch of "
+                f"{settings.batch_size}: trained with in-batch negatives only"
             )
+            log.warning("hard negatives: %s", mined["fallback"])
     data = Dataset.from_dict(
         {k: [(qp if k == "anchor" else pp) + t for t in v] for k, v in columns.items()}
     )
