@@ -138,27 +138,34 @@ def main() -> None:
         (Path(args.out) / "alphas.json").write_text(json.dumps(curve, indent=2), "utf-8")
 
 
+def card_check_set(
+    ps: Any, model_dir: str, pool_size: int, seed: int
+) -> tuple[dict[str, Any], list[tuple[str, str, str]], list[str]]:
+    """The catalog's episodes, and a trained model's held-out check queries (its eval split and
+    the curated `tune` half) with the pool, made as train_model makes them."""
+    from podsearch.querygen.pipeline import read_pairs
+    from podsearch.train.pipeline import check_queries, heldout_check_set
+
+    episodes = {e.episode_id: e for e in ps.store.iter_episodes()}
+    ev = read_pairs(Path(model_dir) / "splits" / "eval.jsonl")
+    curated = check_queries([("curated queries (curated)", CURATED, None, PREFIXES)])
+    qs, pool = heldout_check_set(ev, curated, episodes, pool_size, seed)
+    return episodes, qs, pool
+
+
 def recheck(ps: Any, model_dir: str, settings: Any, seed: int, pool_size: int) -> dict[str, Any]:
     """The held-out check of a trained model again (same queries as its card), on the pool
     heldout_pool makes now: both models encode it."""
     from sentence_transformers import SentenceTransformer
 
     from podsearch.encode.st import SentenceTransformerEncoder
-    from podsearch.evaluate.heldout import decide, heldout_pool, reciprocal_ranks
-    from podsearch.querygen.pipeline import read_pairs as rp
+    from podsearch.evaluate.heldout import decide, reciprocal_ranks
     from podsearch.train.finetune import load_base
-    from podsearch.train.pipeline import check_queries, cross_lingual_qids
+    from podsearch.train.pipeline import cross_lingual_qids
 
     card = json.loads((Path(model_dir) / "podsearch-card.json").read_text("utf-8"))
-    episodes = {e.episode_id: e for e in ps.store.iter_episodes()}
-    ev = rp(Path(model_dir) / "splits" / "eval.jsonl")
-    check = [p for p in ev if p.generator != "title"] or list(ev)
-    qs = [(f"eval-{i}", p.query, p.episode_id) for i, p in enumerate(check)]
+    episodes, qs, pool = card_check_set(ps, model_dir, pool_size, seed)
     curated = [("curated queries (curated)", CURATED, None, PREFIXES)]
-    qs += check_queries(curated)
-    qs = [q for q in qs if q[2] in episodes]
-    shows = {e: ep.show_id for e, ep in episodes.items()}
-    pool = heldout_pool([q[2] for q in qs], list(episodes), pool_size, seed, shows=shows)
     print(f"recheck: {len(qs)} queries, pool of {len(pool)} episodes", flush=True)
     base, qp, pp = load_base(settings)
     base_rr = reciprocal_ranks(
@@ -196,22 +203,14 @@ def wise_curve(
     from sentence_transformers import SentenceTransformer
 
     from podsearch.encode.st import SentenceTransformerEncoder
-    from podsearch.evaluate.heldout import decide, heldout_pool, reciprocal_ranks
-    from podsearch.querygen.pipeline import read_pairs as rp
+    from podsearch.evaluate.heldout import decide, reciprocal_ranks
     from podsearch.train.finetune import interpolate_weights, load_base
-    from podsearch.train.pipeline import check_queries
 
     card = json.loads((Path(model_dir) / "podsearch-card.json").read_text("utf-8"))
     stored = card["heldout_check"]["per_query"]
-    episodes = {e.episode_id: e for e in ps.store.iter_episodes()}
-    ev = rp(Path(model_dir) / "splits" / "eval.jsonl")
-    check = [p for p in ev if p.generator != "title"] or list(ev)
-    qs = [(f"eval-{i}", p.query, p.episode_id) for i, p in enumerate(check)]
-    qs += check_queries([("curated queries (curated)", CURATED, None, PREFIXES)])
+    episodes, qs, pool = card_check_set(ps, model_dir, pool_size, seed)
     if {q[0] for q in qs} != set(stored["base"]):
         raise SystemExit("the card's held-out queries differ from these: same --split/--seed?")
-    shows = {e: ep.show_id for e, ep in episodes.items()}
-    pool = heldout_pool([q[2] for q in qs], list(episodes), pool_size, seed, shows=shows)
     if len(pool) != card["heldout_check"]["pool"]:
         raise SystemExit("the card's pool differs from this one (made before siblings?): --recheck")
     base_rr = stored["base"]

@@ -200,12 +200,10 @@ class _FaissAnn:
         for start in range(0, len(slots), 32_768):  # bounded temporaries
             block = codes[slots[start : start + 32_768]].astype(np.float32)
             scores[:, start : start + len(block)] = w @ block.T + c[:, None]
-        kk = min(k, len(slots))
         out_s = np.full((len(q), k), -np.inf, dtype=np.float32)
         out_l = np.full((len(q), k), -1, dtype=np.int64)
         for i, row in enumerate(scores):
-            top = np.argpartition(-row, kk - 1)[:kk] if kk < len(row) else np.arange(len(row))
-            top = top[np.argsort(-row[top], kind="stable")]
+            top = _top_k(row, k)
             out_s[i, : len(top)], out_l[i, : len(top)] = row[top], slots[top]
         return out_s, out_l
 
@@ -515,14 +513,11 @@ class FaissVectorIndex:
             self._n += len(order)
             if self._hnsw is not None:
                 self._hnsw.add(block)  # its storage is the only copy
-                self._cat_index = None
-                self._postings = {}
-                self._dirty = True
-                return
-            t = start - self._disk_n
-            self._vecs[t : t + len(order)] = block
-            if self._ann.incremental and self._ann.ntotal == start and start > 0:
-                self._ann.add(block)  # a trained compressed index takes new vectors as they come
+            else:
+                t = start - self._disk_n
+                self._vecs[t : t + len(order)] = block
+                if self._ann.incremental and self._ann.ntotal == start and start > 0:
+                    self._ann.add(block)  # a trained compressed index takes them as they come
             self._cat_index = None
             self._postings = {}
             self._dirty = True
@@ -560,13 +555,9 @@ class FaissVectorIndex:
             codes = [self._shows.codes[x] for x in filters.show_ids if x in self._shows.codes]
             mask &= self._slots_mask("show", codes)
         if filters.categories:
-            cat_mask = np.zeros(n, dtype=bool)
-            index = self._category_index()
-            for c in filters.categories:
-                code = self._catv.codes.get(c.lower())
-                if code is not None:
-                    cat_mask[index[code]] = True
-            mask &= cat_mask
+            codes = [self._catv.codes[c.lower()] for c in filters.categories
+                     if c.lower() in self._catv.codes]  # fmt: skip
+            mask &= self._slots_mask("cat", codes)
         if filters.date_from is not None or filters.date_to is not None:
             d = self._date[:n]
             has = d != _NO_DATE
@@ -578,9 +569,10 @@ class FaissVectorIndex:
         return mask
 
     def _slots_mask(self, column: str, codes: list[int]) -> np.ndarray:
-        """The slots whose ``column`` ("lang" or "show") holds one of ``codes``, as a mask."""
+        """The slots whose ``column`` ("lang", "show" or "cat") holds one of ``codes``, as a
+        mask."""
         n = self._n
-        index = self._postings.get(column)
+        index = self._category_index() if column == "cat" else self._postings.get(column)
         if index is None:
             values = (self._lang if column == "lang" else self._show)[:n]
             order = np.argsort(values, kind="stable")
@@ -703,8 +695,7 @@ class FaissVectorIndex:
             sims = _similarities(self._rows(slots), q)
         out: list[list[tuple[str, float]]] = []
         for row in sims:
-            top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
-            top = top[np.argsort(-row[top], kind="stable")]
+            top = _top_k(row, k)
             out.append([(self._ids[int(slots[t])], float(row[t])) for t in top if row[t] > -np.inf])
         return out
 
@@ -922,6 +913,13 @@ def _similarities(vecs: np.ndarray, q: np.ndarray) -> np.ndarray:
     if len(q) <= _FEW_QUERIES:
         return np.stack([np.einsum("ij,j->i", vecs, row) for row in q])
     return (vecs @ q.T).T
+
+
+def _top_k(row: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest values of ``row`` (all of them when fewer), best first
+    (ties in position order)."""
+    top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
+    return top[np.argsort(-row[top], kind="stable")]
 
 
 def _similarities_at(vecs: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def train_model(
     e.g. ``cross_lingual_qids``). ``card["kept"]`` says which model won (see evaluate.heldout).
     """
     from podsearch.encode.st import SentenceTransformerEncoder
-    from podsearch.evaluate.heldout import decide, heldout_pool, reciprocal_ranks
+    from podsearch.evaluate.heldout import decide, reciprocal_ranks
     from podsearch.evaluate.inbatch import inbatch_mrr
     from podsearch.train.finetune import load_base
 
@@ -77,15 +77,7 @@ def train_model(
     test_gen = test_gen if len({p.episode_id for p in test_gen}) >= 2 else []
     before = inbatch_mrr(enc, eval_pairs, episodes) if len(eval_pairs) >= 2 else None
     before_test = inbatch_mrr(enc, test_gen, episodes) if test_gen else None
-    # The held-out check: eval-split queries (generated first; titles only when there are no
-    # generated ones) and the caller's curated queries, against one pool for both models.
-    check = [p for p in splits.eval if p.generator != "title"] or list(splits.eval)
-    check_q = [(f"eval-{i}", p.query, p.episode_id) for i, p in enumerate(check)]
-    check_q += [q for q in heldout if q[2] in episodes]
-    shows = {e: ep.show_id for e, ep in episodes.items()}
-    pool = heldout_pool(
-        [q[2] for q in check_q], list(episodes), pool_size, settings.seed, shows=shows
-    )
+    check_q, pool = heldout_check_set(splits.eval, heldout, episodes, pool_size, settings.seed)
     base_rr = reciprocal_ranks(enc, check_q, episodes, pool)
     if before:
         log(
@@ -172,6 +164,26 @@ def check_queries(
                 continue
             out += [(f"{name}:{qid}", texts[qid], e) for e in qrels[qid]][:1]
     return out
+
+
+def heldout_check_set(
+    eval_pairs: Sequence[Pair],
+    heldout: Sequence[tuple[str, str, str]],
+    episodes: Mapping[str, Any],
+    pool_size: int,
+    seed: int,
+) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """The held-out check's (qid, query, episode id) queries and the pool both models search:
+    the eval split's generated queries (its titles only when it has none) and the ``heldout``
+    ones whose episode is in the catalog; the pool holds their targets, their shows' siblings
+    and random others (``heldout_pool``)."""
+    from podsearch.evaluate.heldout import heldout_pool
+
+    check = [p for p in eval_pairs if p.generator != "title"] or list(eval_pairs)
+    qs = [(f"eval-{i}", p.query, p.episode_id) for i, p in enumerate(check)]
+    qs += [q for q in heldout if q[2] in episodes]
+    shows = {e: ep.show_id for e, ep in episodes.items()}
+    return qs, heldout_pool([q[2] for q in qs], list(episodes), pool_size, seed, shows=shows)
 
 
 def cross_lingual_qids(
